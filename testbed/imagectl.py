@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build, cache and export the offline test bed's container images.
 
 No container registry is reachable from the machines that develop and test
@@ -302,7 +301,7 @@ def prune(cat):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_build = sub.add_parser("build", help="build images (default: all)")
     p_build.add_argument("names", nargs="*")

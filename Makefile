@@ -1,0 +1,104 @@
+# prodkit.stack — developer entry points. Everything runs from one virtualenv
+# (.venv) that `make venv` creates from requirements/dev.txt.
+#
+#   make test          lint + sanity + unit + molecule (what CI runs)
+#   make demo          converge the local sandbox host with site.yml
+#   make demo-destroy  remove the sandbox host
+#
+# Needs: root, Docker running, debootstrap (.ci/run installs and starts them).
+
+SHELL        := /bin/bash
+.SHELLFLAGS  := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON       ?= python3
+VENV         := .venv
+BIN          := $(CURDIR)/$(VENV)/bin
+export PATH  := $(BIN):$(PATH)
+# Molecule and Ansible output for logs, not terminals.
+export NO_COLOR := 1
+export ANSIBLE_FORCE_COLOR := 0
+export PY_COLORS := 0
+
+COLLECTION_LINK := .ansible/collections/ansible_collections/prodkit/stack
+SANITY_ROOT     := $(CURDIR)/.testbed/sanity
+SCENARIOS       ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+IMAGECTL        := $(BIN)/python testbed/imagectl.py
+
+.PHONY: help
+help: ## Show the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+# --- environment -----------------------------------------------------------
+
+$(VENV)/.installed: requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	touch $@
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../../.. $@
+
+.PHONY: venv
+venv: $(VENV)/.installed $(COLLECTION_LINK) ## Create the virtualenv and link the checkout as prodkit.stack
+
+.PHONY: images
+images: venv ## Build the test bed's images (cached by content hash) and archives
+	$(IMAGECTL) build
+	$(IMAGECTL) export testbed
+
+# --- tests -----------------------------------------------------------------
+
+.PHONY: test
+test: ## Run everything CI runs: lint, sanity, unit, molecule
+	@bash tests/run-all.sh
+
+.PHONY: lint
+lint: venv ## ansible-lint (production profile) and yamllint
+	yamllint --strict .
+	ansible-lint --strict
+
+.PHONY: sanity
+sanity: venv ## ansible-test sanity on a copy of the collection tree
+	@# ansible-test fetches a pip bootstrap script from a host we cannot
+	@# reach; give it the offline stand-in under the name it looks for.
+	pip_version=$$($(BIN)/python -c 'import re,ansible_test._internal.python_requirements as r; print(re.search(r"pip=.([0-9.]+)", open(r.__file__).read()).group(1))'); \
+	  mkdir -p ~/.ansible/test/cache; \
+	  cp tests/sanity/get_pip_offline.py ~/.ansible/test/cache/get_pip_$${pip_version//./_}.py
+	rm -rf $(SANITY_ROOT)
+	mkdir -p $(SANITY_ROOT)/ansible_collections/prodkit/stack
+	git ls-files -z --cached --others --exclude-standard \
+	  | tar --null --files-from=- --ignore-failed-read -cf - \
+	  | tar -xf - -C $(SANITY_ROOT)/ansible_collections/prodkit/stack
+	cd $(SANITY_ROOT)/ansible_collections/prodkit/stack \
+	  && git init -q && git add -A \
+	  && ansible-test sanity --requirements --python 3.11 --color no
+
+.PHONY: unit
+unit: venv ## pytest unit tests
+	pytest -q tests/unit
+
+.PHONY: molecule
+molecule: images ## Every molecule scenario (SCENARIOS="a b" for some)
+	@for s in $(SCENARIOS); do \
+	  echo "=== molecule test -s $$s"; \
+	  molecule test -s $$s || exit 1; \
+	done
+
+# --- demo ------------------------------------------------------------------
+
+.PHONY: demo
+demo: images ## Start the sandbox host, converge it with site.yml, print a summary
+	ansible-playbook testbed/sandbox.yml -e prodkit_sandbox_state=started
+	ansible-playbook site.yml
+	ansible-playbook testbed/sandbox.yml -e prodkit_sandbox_state=summary
+
+.PHONY: demo-destroy
+demo-destroy: venv ## Remove the sandbox host and its Docker volume
+	ansible-playbook testbed/sandbox.yml -e prodkit_sandbox_state=absent
+
+.PHONY: clean
+clean: ## Remove generated files (not the images: see testbed/imagectl.py prune)
+	rm -rf .testbed/sanity .testbed/logs tests/output .pytest_cache prodkit-stack-*.tar.gz
