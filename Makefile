@@ -52,7 +52,7 @@ images: venv ## Build the test bed's images (cached by content hash) and archive
 # --- tests -----------------------------------------------------------------
 
 .PHONY: test
-test: ## Run everything CI runs: lint, sanity, unit, molecule
+test: venv ## Run everything CI runs: lint, sanity, unit, build, molecule
 	@bash tests/run-all.sh
 
 .PHONY: lint
@@ -77,8 +77,12 @@ sanity: venv ## ansible-test sanity on a copy of the collection tree
 	  && ansible-test sanity --requirements --python 3.11 --color no
 
 .PHONY: unit
-unit: venv ## pytest unit tests
+unit: venv ## pytest unit tests (modules, module_utils, test bed, role contract)
 	pytest -q tests/unit
+
+.PHONY: build
+build: venv ## Build the collection tarball, install it, resolve roles/modules by FQCN
+	pytest -q tests/integration
 
 .PHONY: molecule
 molecule: images ## Every molecule scenario (SCENARIOS="a b" for some)

@@ -55,7 +55,7 @@ def log(msg):
     print("testbed: %s" % msg, flush=True)
 
 
-def load_catalogue(path=CATALOGUE):
+def load_catalogue(path=CATALOGUE, images_dir=IMAGES_DIR):
     with open(path, encoding="utf-8") as handle:
         data = yaml.safe_load(handle) or {}
     bases = data.get("bases") or {}
@@ -71,10 +71,12 @@ def load_catalogue(path=CATALOGUE):
         parent = spec.get("from")
         if parent not in bases and parent not in images:
             raise TestbedError("%s: image %r: 'from: %s' is neither a base nor an image" % (path, name, parent))
-        context = os.path.join(IMAGES_DIR, spec.get("context", name))
+        context = os.path.join(images_dir, spec.get("context", name))
         if not os.path.isfile(os.path.join(context, "Dockerfile")):
             raise TestbedError("%s: image %r: no Dockerfile in %s" % (path, name, context))
     for set_name, members in sets.items():
+        if not isinstance(members, list):
+            raise TestbedError("%s: set %r must be a list of image names" % (path, set_name))
         for member in members or []:
             if member not in images and member not in bases:
                 raise TestbedError("%s: set %r lists unknown image %r" % (path, set_name, member))
@@ -99,8 +101,9 @@ def tree_digest(path):
 
 
 class Catalogue(object):
-    def __init__(self, path=CATALOGUE):
-        self.bases, self.images, self.sets = load_catalogue(path)
+    def __init__(self, path=CATALOGUE, images_dir=IMAGES_DIR):
+        self.images_dir = images_dir
+        self.bases, self.images, self.sets = load_catalogue(path, images_dir)
         self._hashes = {}
 
     def names(self):
@@ -110,7 +113,7 @@ class Catalogue(object):
         return self.images[name]["from"] if name in self.images else None
 
     def context(self, name):
-        return os.path.join(IMAGES_DIR, self.images[name].get("context", name))
+        return os.path.join(self.images_dir, self.images[name].get("context", name))
 
     def chain(self, name, seen=()):
         """Return name's ancestors then name, oldest first."""
