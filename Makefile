@@ -93,15 +93,29 @@ molecule: images ## Every molecule scenario (SCENARIOS="a b" for some)
 
 # --- demo ------------------------------------------------------------------
 
+# SANDBOX_ARGS: extra -e options for the sandbox (container name, ports).
+SANDBOX_ARGS ?=
+
 .PHONY: demo
 demo: images ## Start the sandbox host, converge it with site.yml, print a summary
-	ansible-playbook testbed/sandbox.yml -e prodkit_sandbox_state=started
-	ansible-playbook site.yml
-	ansible-playbook testbed/sandbox.yml -e prodkit_sandbox_state=summary
+	ansible-playbook testbed/sandbox.yml -e prodkit_sandbox_state=started $(SANDBOX_ARGS)
+	ansible-playbook site.yml $(SANDBOX_ARGS)
+	ansible-playbook testbed/sandbox.yml -e prodkit_sandbox_state=summary $(SANDBOX_ARGS)
 
 .PHONY: demo-destroy
 demo-destroy: venv ## Remove the sandbox host and its Docker volume
-	ansible-playbook testbed/sandbox.yml -e prodkit_sandbox_state=absent
+	ansible-playbook testbed/sandbox.yml -e prodkit_sandbox_state=absent $(SANDBOX_ARGS)
+
+# The test stage for the demo: a sandbox of its own (other name, other
+# ports), so that it never touches a developer's running demo.
+DEMO_CHECK_ARGS := -e prodkit_sandbox_container=prodkit-sandbox-check \
+                   -e prodkit_sandbox_http_port=18080 -e prodkit_sandbox_https_port=18443
+.PHONY: demo-check
+demo-check: images ## `make demo` then `make demo-destroy` on a throw-away sandbox
+	$(MAKE) --no-print-directory demo-destroy SANDBOX_ARGS="$(DEMO_CHECK_ARGS)"
+	$(MAKE) --no-print-directory demo SANDBOX_ARGS="$(DEMO_CHECK_ARGS)" \
+	  || { $(MAKE) --no-print-directory demo-destroy SANDBOX_ARGS="$(DEMO_CHECK_ARGS)"; exit 1; }
+	$(MAKE) --no-print-directory demo-destroy SANDBOX_ARGS="$(DEMO_CHECK_ARGS)"
 
 .PHONY: clean
 clean: ## Remove generated files (not the images: see testbed/imagectl.py prune)

@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-stages=(${TEST_STAGES:-lint sanity unit build molecule})
+stages=(${TEST_STAGES:-lint sanity unit build molecule demo-check})
 mkdir -p .testbed/logs
 passed=0 failed=0 summary=()
 started_all=$(date +%s)
