@@ -65,3 +65,14 @@ def test_site_runs_one_tagged_play_per_concern_in_order():
 def test_top_level_site_imports_the_collection_playbook():
     site = read_yaml(REPO, "site.yml")
     assert site[0]["ansible.builtin.import_playbook"] == "playbooks/site.yml"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_readme_variable_table_is_generated_from_the_specs(role):
+    import role_docs  # tools/, on sys.path via tests/conftest.py
+
+    readme = os.path.join(ROLES_DIR, role, "README.md")
+    with open(readme, encoding="utf-8") as handle:
+        current = handle.read()
+    assert role_docs.render(current, os.path.join(ROLES_DIR, role)) == current, (
+        "%s is out of date: run `python tools/role_docs.py %s`" % (readme, role))
