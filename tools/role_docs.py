@@ -75,7 +75,7 @@ def render(readme_text, role_dir):
     if BEGIN not in readme_text or END not in readme_text:
         raise ValueError("README has no %s ... %s markers" % (BEGIN, END))
     head, rest = readme_text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+    tail = rest.split(END, 1)[1]
     return "%s%s\n%s\n%s%s" % (head, BEGIN, table(role_dir), END, tail)
 
 

@@ -48,7 +48,7 @@ def test_tarball_leaves_development_files_out(installed):
         assert needed in names
 
 
-@pytest.mark.parametrize("role", ["firewall", "docker_host", "compose_stack", "nginx_certbot", "backups", "monitoring"])
+@pytest.mark.parametrize("role", ["firewall", "security_baseline", "docker_host", "compose_stack", "nginx_certbot", "backups", "monitoring"])
 def test_roles_resolve_by_fqcn_from_the_installed_copy(installed, role):
     out = run([os.path.join(BIN, "ansible-doc"), "-t", "role", "-j", "prodkit.stack." + role],
               cwd=installed["cwd"], env=installed["env"])

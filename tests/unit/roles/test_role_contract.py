@@ -9,7 +9,7 @@ import yaml
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 ROLES_DIR = os.path.join(REPO, "roles")
 ROLES = sorted(name for name in os.listdir(ROLES_DIR) if not name.startswith(("_", ".")))
-SITE_ORDER = ["firewall", "docker_host", "compose_stack", "nginx_certbot", "backups", "monitoring"]
+SITE_ORDER = ["firewall", "security_baseline", "docker_host", "compose_stack", "nginx_certbot", "backups", "monitoring"]
 
 
 def read_yaml(*parts):
