@@ -112,12 +112,10 @@ def _strings(value):
         yield value
     elif isinstance(value, dict):
         for item in value.values():
-            for text in _strings(item):
-                yield text
+            yield from _strings(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            for text in _strings(item):
-                yield text
+            yield from _strings(item)
 
 
 def _is_named_volume(source):

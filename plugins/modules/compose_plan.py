@@ -13,11 +13,11 @@ short_description: Show what deploying a Docker Compose file would do to the run
 version_added: 0.1.0
 description:
   - Compares a candidate Compose file with the containers of the project that run now, service by service, and
-    tells which services would be created, recreated (and why: configuration or image, with old and new image IDs),
+    tells which services would be created, recreated (and why, configuration or image, with old and new image IDs),
     started, scaled or removed, and which would be kept.
   - Uses the same service configuration hash as C(docker compose up) (C(docker compose config --hash)), so the plan
     matches what Compose will do; an image reference whose tag now points to another image counts as a change.
-  - Only reads. It reports RV(changed=true) when deploying the file would change the running project, so that in
+  - Only reads. It reports C(changed=true) when deploying the file would change the running project, so that in
     check mode and with C(--diff) it shows the plan before anything happens.
   - Works before the C(.env) exists (a first deploy in check mode) when O(placeholder_env) names its keys.
 author:

@@ -68,6 +68,24 @@ def test_modules_resolve_by_fqcn_from_the_installed_copy(installed):
     assert sorted(json.loads(out)) == ["prodkit.stack." + m for m in modules]
 
 
+def test_filters_resolve_by_fqcn_from_the_installed_copy(installed):
+    filters = sorted(f[:-4] for f in os.listdir(os.path.join(REPO, "plugins", "filter")) if f.endswith(".yml"))
+    assert filters, "plugins/filter holds the documented filters"
+    out = run([os.path.join(BIN, "ansible-doc"), "-t", "filter", "-j"] + ["prodkit.stack." + f for f in filters],
+              cwd=installed["cwd"], env=installed["env"])
+    assert sorted(json.loads(out)) == ["prodkit.stack." + f for f in filters]
+
+
+@pytest.mark.parametrize("playbook", ["site", "deploy", "rollback", "manage", "restart", "status"])
+def test_playbooks_resolve_by_fqcn(installed, playbook):
+    inventory = os.path.join(installed["cwd"], "hosts.yml")
+    with open(inventory, "w") as handle:
+        handle.write("prodkit:\n  hosts:\n    demo:\n      ansible_connection: local\n")
+    out = run([os.path.join(BIN, "ansible-playbook"), "-i", inventory, "--syntax-check", "prodkit.stack." + playbook],
+              cwd=installed["cwd"], env=installed["env"])
+    assert "playbook: %s/ansible_collections/prodkit/stack/playbooks/%s.yml" % (installed["dest"], playbook) in out
+
+
 def test_site_playbook_resolves_by_fqcn(installed):
     inventory = os.path.join(installed["cwd"], "hosts.yml")
     with open(inventory, "w") as handle:
