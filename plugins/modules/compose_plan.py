@@ -144,8 +144,9 @@ class ComposePlanner:
         return out
 
     def compose_args(self, env_file):
-        args = ['compose', '--project-name', self.params['project'],
-                '--project-directory', self.params['project_dir'], '--env-file', env_file]
+        args = ['compose', '--project-name', self.params['project'], '--project-directory', self.params['project_dir']]
+        if os.path.exists(env_file):
+            args += ['--env-file', env_file]
         for path in self.params['files']:
             args += ['--file', path]
         return args
@@ -177,14 +178,17 @@ class ComposePlanner:
         hashes = {}
         for line in self.run(args + ['config', '--hash', '*'], 'hashing the services of %s' % ', '.join(
                 self.params['files'])).splitlines():
-            if line.strip():
-                name, digest = line.split(None, 1)
+            if line.strip() and len(line.split()) == 2:
+                name, digest = line.split()
                 hashes[name] = digest.strip()
         # The resolved model carries interpolated secrets: parse, never return.
         model = json.loads(self.run(args + ['config', '--format', 'json'], 'reading the compose file'))
         desired = {}
         ids = {}
         for name, svc in model.get('services', {}).items():
+            if svc.get('profiles'):
+                # One-off services (static-sync) never run under `up`.
+                continue
             ref = svc.get('image')
             if ref not in ids:
                 ids[ref] = self.image_id(ref)
