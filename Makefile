@@ -85,11 +85,8 @@ build: venv ## Build the collection tarball, install it, resolve roles/modules b
 	pytest -q tests/integration
 
 .PHONY: molecule
-molecule: images ## Every molecule scenario (SCENARIOS="a b" for some)
-	@for s in $(SCENARIOS); do \
-	  echo "=== molecule test -s $$s"; \
-	  molecule test -s $$s || exit 1; \
-	done
+molecule: images ## Every molecule scenario, MOLECULE_JOBS (2) at a time (SCENARIOS="a b" for some)
+	@bash tests/molecule-lanes.sh $(SCENARIOS)
 
 # --- demo ------------------------------------------------------------------
 

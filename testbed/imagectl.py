@@ -51,6 +51,14 @@ class TestbedError(Exception):
     """A failure the operator can act on; printed without a traceback."""
 
 
+# Keys of an image entry in images.yml.
+IMAGE_KEYS = ("from", "context", "tags", "repository", "build_args", "pip_wheels")
+
+# Never part of an image's content hash: caches that come and go.
+HASH_IGNORED = ("__pycache__", ".pytest_cache", "node_modules", ".mypy_cache")
+HASH_IGNORED_SUFFIXES = (".pyc", ".pyo")
+
+
 def log(msg):
     print("testbed: %s" % msg, flush=True)
 
@@ -67,13 +75,34 @@ def load_catalogue(path=CATALOGUE, images_dir=IMAGES_DIR):
     clash = set(bases) & set(images)
     if clash:
         raise TestbedError("%s: names used both as base and image: %s" % (path, ", ".join(sorted(clash))))
+    tag_owner = {}
     for name, spec in images.items():
         parent = spec.get("from")
         if parent not in bases and parent not in images:
             raise TestbedError("%s: image %r: 'from: %s' is neither a base nor an image" % (path, name, parent))
-        context = os.path.join(images_dir, spec.get("context", name))
+        unknown = sorted(set(spec) - set(IMAGE_KEYS))
+        if unknown:
+            raise TestbedError("%s: image %r: unknown key%s %s; known: %s"
+                               % (path, name, "s" if len(unknown) > 1 else "", ", ".join(unknown), ", ".join(IMAGE_KEYS)))
+        context = os.path.normpath(os.path.join(images_dir, spec.get("context", name)))
         if not os.path.isfile(os.path.join(context, "Dockerfile")):
             raise TestbedError("%s: image %r: no Dockerfile in %s" % (path, name, context))
+        build_args = spec.get("build_args") or {}
+        if not isinstance(build_args, dict):
+            raise TestbedError("%s: image %r: build_args must be a mapping NAME: value" % (path, name))
+        if "BASE_IMAGE" in build_args:
+            raise TestbedError("%s: image %r: build_args may not set BASE_IMAGE; the builder passes the parent "
+                               "given by 'from'" % (path, name))
+        wheels = spec.get("pip_wheels")
+        if wheels and not os.path.isfile(os.path.join(context, wheels)):
+            raise TestbedError("%s: image %r: pip_wheels file %s is not in %s" % (path, name, wheels, context))
+        repository = spec.get("repository", name)
+        for tag in spec.get("tags") or ["latest"]:
+            ref = "%s:%s" % (repository, tag)
+            if ref in tag_owner:
+                raise TestbedError("%s: images %r and %r both claim the tag %s/%s"
+                                   % (path, tag_owner[ref], name, REPOSITORY, ref))
+            tag_owner[ref] = name
     for set_name, members in sets.items():
         if not isinstance(members, list):
             raise TestbedError("%s: set %r must be a list of image names" % (path, set_name))
@@ -87,8 +116,10 @@ def tree_digest(path):
     """Hash the names, modes and contents of every file below path."""
     digest = hashlib.sha256()
     for root, dirs, files in os.walk(path):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if d not in HASH_IGNORED)
         for name in sorted(files):
+            if name.endswith(HASH_IGNORED_SUFFIXES):
+                continue
             full = os.path.join(root, name)
             rel = os.path.relpath(full, path)
             mode = os.stat(full).st_mode & 0o777
@@ -113,7 +144,7 @@ class Catalogue(object):
         return self.images[name]["from"] if name in self.images else None
 
     def context(self, name):
-        return os.path.join(self.images_dir, self.images[name].get("context", name))
+        return os.path.normpath(os.path.join(self.images_dir, self.images[name].get("context", name)))
 
     def chain(self, name, seen=()):
         """Return name's ancestors then name, oldest first."""
@@ -132,6 +163,7 @@ class Catalogue(object):
                 digest.update(json.dumps(self.bases[name], sort_keys=True).encode())
             else:
                 spec = self.images[name]
+                fetch_wheels(self, name)
                 digest.update(json.dumps(spec, sort_keys=True).encode())
                 digest.update(self.hash(spec["from"]).encode())
                 digest.update(tree_digest(self.context(name)).encode())
@@ -142,8 +174,53 @@ class Catalogue(object):
         return "%s/%s:h-%s" % (REPOSITORY, name, self.hash(name))
 
     def stable_refs(self, name):
-        tags = self.images.get(name, {}).get("tags") or ["latest"]
-        return ["%s/%s:%s" % (REPOSITORY, name, tag) for tag in tags]
+        spec = self.images.get(name, {})
+        tags = spec.get("tags") or ["latest"]
+        return ["%s/%s:%s" % (REPOSITORY, spec.get("repository", name), tag) for tag in tags]
+
+
+def wheel_requirements(path):
+    """The pinned 'name==version' lines of a pip requirements file."""
+    pins = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle.read().replace("\\\n", " ").splitlines():
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            requirement = line.split()[0]
+            if "==" not in requirement:
+                raise TestbedError("%s: %r is not pinned (name==version, with --hash)" % (path, requirement))
+            if "--hash=" not in line:
+                raise TestbedError("%s: %r has no --hash=sha256:... (pip download --require-hashes needs one)"
+                                   % (path, requirement))
+            pins.append(requirement)
+    return pins
+
+
+def fetch_wheels(cat, name):
+    """Download an image's PyPI-only wheels into <context>/wheels (once).
+
+    The requirements are pinned with hashes, so the wheels are the same
+    files every time and may be part of the content hash.
+    """
+    spec = cat.images[name]
+    if not spec.get("pip_wheels"):
+        return
+    context = cat.context(name)
+    requirements = os.path.join(context, spec["pip_wheels"])
+    dest = os.path.join(context, "wheels")
+    pins = wheel_requirements(requirements)
+    present = os.listdir(dest) if os.path.isdir(dest) else []
+    normalised = [p.split("==")[0].lower().replace("-", "_") + "-" + p.split("==")[1] for p in pins]
+    if all(any(f.lower().startswith(n + "-") and f.endswith(".whl") for f in present) for n in normalised):
+        return
+    os.makedirs(dest, exist_ok=True)
+    log("%-20s downloading wheels: %s" % (name, ", ".join(pins)))
+    result = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+                             "--no-deps", "--only-binary=:all:", "--require-hashes", "-r", requirements,
+                             "-d", dest], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise TestbedError("pip download for %s failed: %s" % (name, (result.stderr or result.stdout).strip()))
 
 
 def docker(*args, **kwargs):
@@ -210,9 +287,11 @@ def build_base(cat, name, logfile):
 
 def build_image(cat, name, logfile):
     cmd = ["docker", "build", "--network", "host",
-           "--build-arg", "BASE_IMAGE=" + cat.hash_ref(cat.parent(name)),
-           "--label", "org.prodkit.testbed.hash=" + cat.hash(name),
-           "-t", cat.hash_ref(name), cat.context(name)]
+           "--build-arg", "BASE_IMAGE=" + cat.hash_ref(cat.parent(name))]
+    for key, value in sorted((cat.images[name].get("build_args") or {}).items()):
+        cmd += ["--build-arg", "%s=%s" % (key, value)]
+    cmd += ["--label", "org.prodkit.testbed.hash=" + cat.hash(name),
+            "-t", cat.hash_ref(name), cat.context(name)]
     env = dict(os.environ, DOCKER_BUILDKIT="0")
     run_logged(cmd, logfile, env=env)
 

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `make molecule`: every scenario, MOLECULE_JOBS at a time (default 2). The
+# scenarios spend most of their time waiting (apt, dockerd, healthchecks,
+# timers), so two lanes halve the stage on a 2-core machine. Each scenario's
+# output goes to .testbed/logs/molecule-<scenario>.log; a failed one's tail
+# is printed at the end. Scenarios start longest first (last run's times in
+# .testbed/logs/molecule-times, else the order given).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+jobs=${MOLECULE_JOBS:-2}
+logs=.testbed/logs
+times=$logs/molecule-times
+mkdir -p "$logs"
+
+scenarios=("$@")
+if [ -s "$times" ]; then
+  mapfile -t scenarios < <(for s in "${scenarios[@]}"; do
+    printf '%s %s\n' "$(awk -v s="$s" '$1 == s {print $2}' "$times" | tail -n 1 || true)" "$s"
+  done | sort -k1,1nr | awk '{print $NF}')
+fi
+
+run_one() {
+  local s=$1 log=$logs/molecule-$1.log started rc
+  started=$(date +%s)
+  echo "=== molecule test -s $s (started $(date -u +%H:%M:%S), log: $log)"
+  molecule test -s "$s" >"$log" 2>&1
+  rc=$?
+  local took=$(( $(date +%s) - started ))
+  if [ "$rc" -eq 0 ]; then
+    echo "=== $s: ok in ${took}s"
+  else
+    echo "=== $s: FAILED (exit $rc) in ${took}s"
+  fi
+  printf '%s %s %s\n' "$s" "$took" "$rc" >>"$results"
+}
+results=$logs/molecule-results
+export -f run_one
+export logs results
+
+rm -f "$results"
+printf '%s\n' "${scenarios[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {}
+
+failed=0
+[ -f "$results" ] || { echo "no scenario ran" >&2; exit 1; }
+awk '{print $1, $2}' "$results" >"$times"
+while read -r s took rc; do
+  if [ "$rc" -ne 0 ]; then
+    failed=$((failed + 1))
+    printf '\n----- %s failed; last 120 lines of %s -----\n' "$s" "$logs/molecule-$s.log"
+    tail -n 120 "$logs/molecule-$s.log"
+  fi
+done <"$results"
+echo
+sort -k2,2nr "$results" | awk '{printf "  %-18s %s  %5ss\n", $1, ($3 == 0 ? "ok    " : "FAILED"), $2}'
+ran=$(wc -l <"$results")
+[ "$ran" -eq "${#scenarios[@]}" ] || { echo "only $ran of ${#scenarios[@]} scenarios reported" >&2; exit 1; }
+echo "scenarios: $((ran - failed)) passed, $failed failed"
+[ "$failed" -eq 0 ]
