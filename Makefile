@@ -69,7 +69,9 @@ sanity: venv ## ansible-test sanity on a copy of the collection tree
 	  cp tests/sanity/get_pip_offline.py ~/.ansible/test/cache/get_pip_$${pip_version//./_}.py
 	rm -rf $(SANITY_ROOT)
 	mkdir -p $(SANITY_ROOT)/ansible_collections/prodkit/stack
-	git ls-files -z --cached --others --exclude-standard \
+	@# examples/app is the application the tests deploy (Django code with
+	@# Django's idioms), not part of the collection: galaxy.yml leaves it out too.
+	git ls-files -z --cached --others --exclude-standard -- . ':!examples' \
 	  | tar --null --files-from=- --ignore-failed-read -cf - \
 	  | tar -xf - -C $(SANITY_ROOT)/ansible_collections/prodkit/stack
 	cd $(SANITY_ROOT)/ansible_collections/prodkit/stack \

@@ -42,7 +42,8 @@ def installed(tmp_path_factory):
 def test_tarball_leaves_development_files_out(installed):
     with tarfile.open(str(installed["tarball"])) as tar:
         names = tar.getnames()
-    for forbidden in ("molecule/", "testbed/", "tests/", ".ci/", "Makefile", ".venv/", ".testbed/", "requirements/"):
+    for forbidden in ("molecule/", "testbed/", "tests/", ".ci/", "Makefile", ".venv/", ".testbed/", "requirements/",
+                      "examples/"):
         assert not [n for n in names if n.startswith(forbidden) or n == forbidden.rstrip("/")], forbidden
     for needed in ("MANIFEST.json", "roles/firewall/meta/argument_specs.yml", "playbooks/site.yml", "meta/runtime.yml"):
         assert needed in names

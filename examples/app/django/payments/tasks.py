@@ -48,3 +48,11 @@ def process_payment(self, payment_id):
         payment.save(update_fields=["status", "processed_at"])
     logger.info("process_payment: %s processed", payment.reference)
     return payment.status
+
+
+@shared_task
+def slow_add(x, y, seconds=5.0):
+    """A task that takes a while, like a payout talking to a provider: a
+    worker told to stop (SIGTERM, Celery's warm shutdown) finishes it first."""
+    time.sleep(float(seconds))
+    return x + y

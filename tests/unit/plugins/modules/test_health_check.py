@@ -91,7 +91,8 @@ def test_checks_run_at_the_same_time(capsys, server):
     result = run_module(capsys, checks=[{'name': 'c%d' % i, 'url': '%s/sleep%d' % (server, i)} for i in range(8)])
     elapsed = time.monotonic() - started
     assert result['_rc'] == 0 and len(result['results']) == 8
-    assert elapsed < 1.5, 'eight 0.5 s checks took %.2f s' % elapsed
+    # One after the other they take at least 4 s; the margin is for a loaded CI machine.
+    assert elapsed < 3.0, 'eight 0.5 s checks took %.2f s' % elapsed
 
 
 def test_deadline_stops_retries(capsys, server):
