@@ -114,6 +114,9 @@ demo-check: images ## `make demo` then `make demo-destroy` on a throw-away sandb
 	$(MAKE) --no-print-directory demo-destroy SANDBOX_ARGS="$(DEMO_CHECK_ARGS)"
 	$(MAKE) --no-print-directory demo SANDBOX_ARGS="$(DEMO_CHECK_ARGS)" \
 	  || { $(MAKE) --no-print-directory demo-destroy SANDBOX_ARGS="$(DEMO_CHECK_ARGS)"; exit 1; }
+	@# The site answers on the published port, through nginx, Django, PostgreSQL and Redis.
+	curl -fsS --max-time 10 http://127.0.0.1:18080/healthz | tee /dev/stderr | grep -q '"status": "ok"' \
+	  || { $(MAKE) --no-print-directory demo-destroy SANDBOX_ARGS="$(DEMO_CHECK_ARGS)"; exit 1; }
 	$(MAKE) --no-print-directory demo-destroy SANDBOX_ARGS="$(DEMO_CHECK_ARGS)"
 
 .PHONY: clean

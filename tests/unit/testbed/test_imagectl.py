@@ -82,12 +82,60 @@ def test_refs(bed):
     (lambda c: c.replace("images:\n", "images:\n  deb:\n    from: host\n    context: host\n"),
      "names used both as base and image: deb"),
     (lambda c: c.replace("all: [app]", "all: {app: 1}"), "set 'all' must be a list of image names"),
-], ids=["unknown-parent", "unknown-set-member", "missing-dockerfile", "bad-name", "base-and-image", "set-not-list"])
+    (lambda c: c.replace("context: app", "context: app\n    tag: x"), "image 'app': unknown key tag; known: from, context,"),
+    (lambda c: c.replace("context: app", "context: app\n    build_args: {BASE_IMAGE: x}"),
+     "image 'app': build_args may not set BASE_IMAGE; the builder passes the parent given by 'from'"),
+    (lambda c: c.replace("context: app", "context: app\n    build_args: [X]"),
+     "image 'app': build_args must be a mapping NAME: value"),
+    (lambda c: c.replace("context: app", "context: app\n    pip_wheels: req.txt"),
+     "image 'app': pip_wheels file req.txt is not in"),
+    (lambda c: c.replace("context: host", "context: host\n    repository: app\n    tags: [latest]"),
+     "images 'host' and 'app' both claim the tag prodkit-testbed/app:latest"),
+], ids=["unknown-parent", "unknown-set-member", "missing-dockerfile", "bad-name", "base-and-image", "set-not-list",
+        "unknown-key", "base-image-arg", "build-args-list", "missing-wheels-file", "tag-clash"])
 def test_catalogue_errors_name_the_problem(bed, edit, message):
     (bed / "images.yml").write_text(edit(CATALOGUE))
     with pytest.raises(imagectl.TestbedError, match=None) as err:
         load(bed)
     assert message in str(err.value)
+
+
+def test_repository_and_build_args(bed):
+    (bed / "images.yml").write_text(CATALOGUE.replace(
+        "context: app\n    tags", "context: app\n    repository: web\n    build_args: {APP_VERSION: '1.1'}\n    tags"))
+    cat = load(bed)
+    assert cat.stable_refs("app") == ["prodkit-testbed/web:1.0", "prodkit-testbed/web:latest"]
+    assert cat.hash_ref("app") == "prodkit-testbed/app:h-%s" % cat.hash("app")
+    before = cat.hash("app")
+    (bed / "images.yml").write_text(CATALOGUE.replace(
+        "context: app\n    tags", "context: app\n    repository: web\n    build_args: {APP_VERSION: '1.2'}\n    tags"))
+    assert load(bed).hash("app") != before
+
+
+def test_caches_are_not_part_of_the_hash(bed):
+    before = load(bed).hash("app")
+    (bed / "images" / "app" / "__pycache__").mkdir()
+    (bed / "images" / "app" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    (bed / "images" / "app" / "stale.pyc").write_bytes(b"\0")
+    assert load(bed).hash("app") == before
+
+
+@pytest.mark.parametrize("text, message", [
+    ("flower\n", "'flower' is not pinned (name==version, with --hash)"),
+    ("flower==2.0.1\n", "'flower==2.0.1' has no --hash=sha256:"),
+])
+def test_wheel_requirements_must_be_pinned_with_hashes(tmp_path, text, message):
+    path = tmp_path / "req.txt"
+    path.write_text(text)
+    with pytest.raises(imagectl.TestbedError) as err:
+        imagectl.wheel_requirements(str(path))
+    assert message in str(err.value)
+
+
+def test_wheel_requirements(tmp_path):
+    path = tmp_path / "req.txt"
+    path.write_text("# comment\nflower==2.0.1 \\\n    --hash=sha256:abc\n\nhumanize==4.0 --hash=sha256:def\n")
+    assert imagectl.wheel_requirements(str(path)) == ["flower==2.0.1", "humanize==4.0"]
 
 
 def test_unknown_image_lists_the_known_ones(bed):
@@ -109,3 +157,4 @@ def test_real_catalogue_is_valid():
     for name in cat.names():
         assert cat.chain(name)[-1] == name
     assert "testbed" in cat.sets
+    assert "prodkit-testbed/myproject-django:1.2-broken" in cat.stable_refs("myproject-django-broken")
