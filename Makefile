@@ -48,6 +48,7 @@ venv: $(VENV)/.installed $(COLLECTION_LINK) ## Create the virtualenv and link th
 images: venv ## Build the test bed's images (cached by content hash) and archives
 	$(IMAGECTL) build
 	$(IMAGECTL) export testbed
+	$(IMAGECTL) export stack
 
 # --- tests -----------------------------------------------------------------
 

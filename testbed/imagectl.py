@@ -25,7 +25,9 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -112,21 +114,110 @@ def load_catalogue(path=CATALOGUE, images_dir=IMAGES_DIR):
     return bases, images, sets
 
 
+def _ignore_regex(pattern):
+    """Translate one .dockerignore pattern (Go filepath.Match plus `**`) into a regex."""
+    out, i = "", 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if pattern.startswith("**/", i):
+            out += "(?:.*/)?"
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out += ".*"
+            i += 2
+            continue
+        if ch == "*":
+            out += "[^/]*"
+        elif ch == "?":
+            out += "[^/]"
+        elif ch == "\\" and i + 1 < len(pattern):
+            i += 1
+            out += re.escape(pattern[i])
+        elif ch == "[":
+            start = i + 1 + (pattern[i + 1:i + 2] in ("!", "^"))
+            end = pattern.find("]", start + 1)
+            if end < 0:
+                out += re.escape(ch)
+            else:
+                negate = "^" if start > i + 1 else ""
+                out += "[" + negate + pattern[start:end].replace("[", "\\[") + "]"
+                i = end
+        else:
+            out += re.escape(ch)
+        i += 1
+    return re.compile(out + r"\Z", re.DOTALL)
+
+
+def dockerignore_rules(context):
+    """The (regex, exception) rules of context/.dockerignore, in order.
+
+    Docker's rules: '#' starts a comment line, a leading '/' is dropped,
+    '!' makes an exception, and a pattern that matches a directory matches
+    everything below it; the last matching rule decides.
+    """
+    path = os.path.join(context, ".dockerignore")
+    if not os.path.isfile(path):
+        return []
+    rules = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            exception = line.startswith("!")
+            if exception:
+                line = line[1:].strip()
+            line = os.path.normpath(line).lstrip("/") if line else line
+            if line in ("", "."):
+                continue
+            rules.append((_ignore_regex(line), exception))
+    return rules
+
+
+def dockerignored(rel, rules):
+    """Whether Docker leaves rel (a '/'-separated path in the context) out of the build context."""
+    if rel in ("Dockerfile", ".dockerignore"):
+        return False  # Docker always sends these two.
+    parts = rel.split("/")
+    candidates = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+    ignored = False
+    for regex, exception in rules:
+        if any(regex.match(candidate) for candidate in candidates):
+            ignored = not exception
+    return ignored
+
+
 def tree_digest(path):
-    """Hash the names, modes and contents of every file below path."""
+    """Hash the names, modes and contents of every file below path.
+
+    Left out: caches (HASH_IGNORED, *.pyc) and whatever the context's
+    .dockerignore keeps out of the build.
+    """
+    rules = dockerignore_rules(path)
+    prune_dirs = not any(exception for _regex, exception in rules)
     digest = hashlib.sha256()
     for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if d not in HASH_IGNORED)
+        rel_root = os.path.relpath(root, path).replace(os.sep, "/")
+        rel_root = "" if rel_root == "." else rel_root + "/"
+        kept = sorted(d for d in dirs if d not in HASH_IGNORED)
+        if prune_dirs:
+            # Without exceptions nothing below an ignored directory comes back.
+            kept = [d for d in kept if not dockerignored(rel_root + d, rules)]
+        dirs[:] = kept
         for name in sorted(files):
-            if name.endswith(HASH_IGNORED_SUFFIXES):
+            rel = rel_root + name
+            if name.endswith(HASH_IGNORED_SUFFIXES) or dockerignored(rel, rules):
                 continue
             full = os.path.join(root, name)
-            rel = os.path.relpath(full, path)
-            mode = os.stat(full).st_mode & 0o777
-            digest.update(("%s\0%o\0" % (rel, mode)).encode())
-            with open(full, "rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(chunk)
+            info = os.lstat(full)
+            digest.update(("%s\0%o\0" % (rel, info.st_mode & 0o777)).encode())
+            if stat.S_ISLNK(info.st_mode):
+                digest.update(b"symlink\0" + os.readlink(full).encode())
+            else:
+                with open(full, "rb") as handle:
+                    for chunk in iter(lambda: handle.read(1 << 20), b""):
+                        digest.update(chunk)
             digest.update(b"\0")
     return digest.hexdigest()
 
@@ -197,6 +288,13 @@ def wheel_requirements(path):
     return pins
 
 
+def wheel_present(pin, filenames):
+    """Whether filenames hold a wheel for pin ('name==version'), by the wheel naming rules."""
+    project, version = pin.split("==", 1)
+    prefix = "%s-%s-" % (re.sub(r"[-_.]+", "_", project).lower(), version.replace("-", "_"))
+    return any(f.lower().startswith(prefix.lower()) and f.endswith(".whl") for f in filenames)
+
+
 def fetch_wheels(cat, name):
     """Download an image's PyPI-only wheels into <context>/wheels (once).
 
@@ -211,8 +309,7 @@ def fetch_wheels(cat, name):
     dest = os.path.join(context, "wheels")
     pins = wheel_requirements(requirements)
     present = os.listdir(dest) if os.path.isdir(dest) else []
-    normalised = [p.split("==")[0].lower().replace("-", "_") + "-" + p.split("==")[1] for p in pins]
-    if all(any(f.lower().startswith(n + "-") and f.endswith(".whl") for f in present) for n in normalised):
+    if all(wheel_present(pin, present) for pin in pins):
         return
     os.makedirs(dest, exist_ok=True)
     log("%-20s downloading wheels: %s" % (name, ", ".join(pins)))

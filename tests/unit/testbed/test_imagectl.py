@@ -1,6 +1,7 @@
 """The test bed's image cache: hashes, build order and catalogue checks."""
 
 import os
+import subprocess
 
 import pytest
 
@@ -158,3 +159,190 @@ def test_real_catalogue_is_valid():
         assert cat.chain(name)[-1] == name
     assert "testbed" in cat.sets
     assert "prodkit-testbed/myproject-django:1.2-broken" in cat.stable_refs("myproject-django-broken")
+
+
+# --- contexts outside testbed/images, .dockerignore, wheels, build arguments --
+
+def test_context_may_lie_outside_the_images_directory(bed):
+    app = bed / "examples" / "web"
+    app.mkdir(parents=True)
+    (app / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+    (bed / "images.yml").write_text(CATALOGUE.replace("context: app", "context: ../examples/web"))
+    cat = load(bed)
+    assert cat.context("app") == str(app)
+    before = cat.hash("app")
+    (app / "main.py").write_text("print(1)\n")
+    assert load(bed).hash("app") != before
+
+
+@pytest.mark.parametrize("ignore, path, ignored", [
+    ("media", "media", True),
+    ("media", "media/upload/a.png", True),
+    ("media", "src/media", False),
+    ("/media", "media/a.png", True),
+    ("*.env", "prod.env", True),
+    ("*.env", "conf/prod.env", False),
+    ("**/*.env", "conf/prod.env", True),
+    ("**/*.env", "prod.env", True),
+    ("**/__pycache__", "a/b/__pycache__/x.pyc", True),
+    ("docs/**", "docs/a/b.md", True),
+    ("docs/**", "docsx/a.md", False),
+    ("README*", "README.md", True),
+    ("README*", "sub/README.md", False),
+    ("?.txt", "a.txt", True),
+    ("?.txt", "ab.txt", False),
+    ("[ab].txt", "b.txt", True),
+    ("[!ab].txt", "b.txt", False),
+    ("[!ab].txt", "c.txt", True),
+    ("a.b", "axb", False),
+    ("*.md\n!KEEP.md", "KEEP.md", False),
+    ("*.md\n!KEEP.md", "other.md", True),
+    ("test\n!test/keep.py", "test/keep.py", False),
+    ("test\n!test/keep.py", "test/drop.py", True),
+    ("!x\nx", "x", True),
+    ("# a comment\n\n  media  ", "media/x", True),
+    ("Dockerfile\n.dockerignore", "Dockerfile", False),
+    ("Dockerfile\n.dockerignore", ".dockerignore", False),
+])
+def test_dockerignore_rules_follow_docker(tmp_path, ignore, path, ignored):
+    (tmp_path / ".dockerignore").write_text(ignore + "\n")
+    assert imagectl.dockerignored(path, imagectl.dockerignore_rules(str(tmp_path))) is ignored
+
+
+def test_no_dockerignore_means_no_rules(tmp_path):
+    assert imagectl.dockerignore_rules(str(tmp_path)) == []
+    assert imagectl.dockerignored("anything/at/all", []) is False
+
+
+@pytest.mark.parametrize("path, counts", [
+    ("media/upload.png", False),
+    ("local.env", False),
+    ("test/keep.py", True),
+    ("test/drop.py", False),
+    ("node_modules/left-pad/index.js", False),
+    (".pytest_cache/v/cache/lastfailed", False),
+    ("pkg/__pycache__/mod.cpython-311.pyc", False),
+    ("pkg/mod.pyc", False),
+    ("pkg/mod.py", True),
+    ("wheels/flower-2.0.1-py2.py3-none-any.whl", True),
+    (".dockerignore", True),
+])
+def test_hash_leaves_out_what_the_build_never_sees(bed, path, counts):
+    (bed / "images" / "app" / ".dockerignore").write_text("media\n*.env\ntest\n!test/keep.py\n")
+    before = load(bed).hash("app")
+    target = bed / "images" / "app" / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        target.write_text(target.read_text() + "changed\n")
+    else:
+        target.write_text("new\n")
+    assert (load(bed).hash("app") != before) is counts
+
+
+def test_hash_covers_symlinks_without_following_them(bed):
+    app = bed / "images" / "app"
+    os.symlink("/nonexistent/target", app / "dangling")
+    before = load(bed).hash("app")
+    os.remove(app / "dangling")
+    os.symlink("/other/target", app / "dangling")
+    assert load(bed).hash("app") != before
+
+
+@pytest.mark.parametrize("pin, files, present", [
+    ("flower==2.0.1", ["flower-2.0.1-py2.py3-none-any.whl"], True),
+    ("flower==2.0.1", ["flower-2.0.0-py2.py3-none-any.whl"], False),
+    ("flower==2.0.1", ["flower-2.0.1.tar.gz"], False),
+    ("flower==2.0.1", [], False),
+    ("Django-Redis==5.4.0", ["django_redis-5.4.0-py3-none-any.whl"], True),
+    ("zope.interface==6.0", ["zope_interface-6.0-cp311-cp311-manylinux_2_17_x86_64.whl"], True),
+    ("flower==2.0.1", ["flower-2.0.10-py3-none-any.whl"], False),
+])
+def test_wheel_present(pin, files, present):
+    assert imagectl.wheel_present(pin, files) is present
+
+
+WHEELS_CATALOGUE = CATALOGUE.replace("context: app", "context: app\n    pip_wheels: req.txt")
+FLOWER = "flower==2.0.1 \\\n    --hash=sha256:9db2c621eeefbc844c8dd88be64aef61e84e2deb29b271e02ab2b5b9f01068e2\n"
+
+
+@pytest.fixture
+def wheels_bed(bed, monkeypatch):
+    """An image with pip_wheels; pip download is recorded, and writes a fake wheel."""
+    (bed / "images" / "app" / "req.txt").write_text(FLOWER)
+    (bed / "images.yml").write_text(WHEELS_CATALOGUE)
+    calls = []
+
+    def fake_run(cmd, **kwargs):
+        calls.append(cmd)
+        dest = cmd[cmd.index("-d") + 1]
+        with open(os.path.join(dest, "flower-2.0.1-py2.py3-none-any.whl"), "w") as handle:
+            handle.write("wheel")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(imagectl.subprocess, "run", fake_run)
+    return bed, calls
+
+
+def test_wheels_are_downloaded_once_before_hashing(wheels_bed):
+    bed, calls = wheels_bed
+    context = str(bed / "images" / "app")
+    first = load(bed).hash("app")
+    assert calls == [[imagectl.sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+                      "--no-deps", "--only-binary=:all:", "--require-hashes",
+                      "-r", os.path.join(context, "req.txt"), "-d", os.path.join(context, "wheels")]]
+    # Present now: no second download, same hash.
+    assert load(bed).hash("app") == first
+    assert len(calls) == 1
+    # The wheels are part of the hash.
+    (bed / "images" / "app" / "wheels" / "flower-2.0.1-py2.py3-none-any.whl").write_text("other wheel")
+    assert load(bed).hash("app") != first
+    assert len(calls) == 1
+
+
+def test_wheels_download_failure_is_reported(bed, monkeypatch):
+    (bed / "images" / "app" / "req.txt").write_text(FLOWER)
+    (bed / "images.yml").write_text(WHEELS_CATALOGUE)
+    monkeypatch.setattr(imagectl.subprocess, "run", lambda cmd, **kwargs: subprocess.CompletedProcess(
+        cmd, 1, "", "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES\n"))
+    with pytest.raises(imagectl.TestbedError) as err:
+        load(bed).hash("app")
+    assert str(err.value) == "pip download for app failed: ERROR: THESE PACKAGES DO NOT MATCH THE HASHES"
+
+
+def test_build_passes_the_parent_and_the_build_args(bed, monkeypatch):
+    (bed / "images.yml").write_text(CATALOGUE.replace(
+        "context: app\n    tags", "context: app\n    repository: web\n    build_args: {B: 2, A: 'x y'}\n    tags"))
+    cat = load(bed)
+    seen = {}
+    monkeypatch.setattr(imagectl, "run_logged", lambda cmd, logfile, env: seen.update(cmd=cmd, env=env))
+    imagectl.build_image(cat, "app", "/dev/null")
+    assert seen["cmd"] == ["docker", "build", "--network", "host", "--build-arg", "BASE_IMAGE=" + cat.hash_ref("host"),
+                           "--build-arg", "A=x y", "--build-arg", "B=2",
+                           "--label", "org.prodkit.testbed.hash=" + cat.hash("app"),
+                           "-t", "prodkit-testbed/app:h-" + cat.hash("app"), str(bed / "images" / "app")]
+    assert seen["env"]["DOCKER_BUILDKIT"] == "0"
+
+
+@pytest.mark.parametrize("entries, message", [
+    ("  a:\n    from: deb\n    context: app\n    repository: web\n    tags: ['1']\n"
+     "  b:\n    from: deb\n    context: app\n    repository: web\n    tags: ['2', '1']\n",
+     "images 'a' and 'b' both claim the tag prodkit-testbed/web:1"),
+    ("  web:\n    from: deb\n    context: app\n"
+     "  b:\n    from: deb\n    context: app\n    repository: web\n",
+     "images 'web' and 'b' both claim the tag prodkit-testbed/web:latest"),
+], ids=["two-releases-one-tag", "repository-meets-name"])
+def test_two_images_may_not_claim_one_tag(bed, entries, message):
+    (bed / "images.yml").write_text(CATALOGUE.replace("images:\n", "images:\n" + entries))
+    with pytest.raises(imagectl.TestbedError) as err:
+        load(bed)
+    assert str(err.value) == "%s: %s" % (bed / "images.yml", message)
+
+
+def test_releases_of_one_repository_share_it(bed):
+    releases = ("  a:\n    from: deb\n    context: app\n    repository: web\n    tags: ['1.0']\n"
+                "  b:\n    from: deb\n    context: app\n    repository: web\n    tags: ['1.1']\n")
+    (bed / "images.yml").write_text(CATALOGUE.replace("images:\n", "images:\n" + releases))
+    cat = load(bed)
+    assert cat.stable_refs("a") + cat.stable_refs("b") == ["prodkit-testbed/web:1.0", "prodkit-testbed/web:1.1"]
+    assert cat.hash_ref("a") != cat.hash_ref("b")
+    assert cat.hash_ref("b").startswith("prodkit-testbed/b:h-")

@@ -12,7 +12,9 @@ if [ ! -w "$output_dir" ]; then
   echo "$0: ERROR: $template_dir exists, but $output_dir is not writable" >&2
   exit 0
 fi
-defined_envs=$(printf '${%s} ' $(env | cut -d= -f1))
+# The names of the variables in the environment, as ${NAME} for envsubst.
+# shellcheck disable=SC2016,SC2046 # literal ${...}; one word per name
+defined_envs=$(printf '${%s} ' $(awk 'END { for (name in ENVIRON) print name }' </dev/null))
 find "$template_dir" -follow -type f -name "*$suffix" -print | while read -r template; do
   relative_path="${template#"$template_dir/"}"
   output_path="$output_dir/${relative_path%"$suffix"}"
