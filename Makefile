@@ -115,8 +115,13 @@ demo-check: images ## `make demo` then `make demo-destroy` on a throw-away sandb
 	$(MAKE) --no-print-directory demo-destroy SANDBOX_ARGS="$(DEMO_CHECK_ARGS)"
 	$(MAKE) --no-print-directory demo SANDBOX_ARGS="$(DEMO_CHECK_ARGS)" \
 	  || { $(MAKE) --no-print-directory demo-destroy SANDBOX_ARGS="$(DEMO_CHECK_ARGS)"; exit 1; }
-	@# The site answers on the published port, through nginx, Django, PostgreSQL and Redis.
-	curl -fsS --max-time 10 http://127.0.0.1:18080/healthz | tee /dev/stderr | grep -q '"status": "ok"' \
+	@# The site answers over HTTPS on the published port (its self-signed certificate verified),
+	@# through nginx, Django, PostgreSQL and Redis; HTTP redirects there.
+	docker exec prodkit-sandbox-check cat /opt/myproject/nginx/tls/localhost/fullchain.pem > .testbed/sandbox-check-cert.pem
+	curl -fsS --max-time 10 --cacert .testbed/sandbox-check-cert.pem --resolve localhost:18443:127.0.0.1 \
+	  https://localhost:18443/healthz | tee /dev/stderr | grep -q '"status": "ok"' \
+	  && curl -sS --max-time 10 -o /dev/null -w '%{http_code} %{redirect_url}\n' http://127.0.0.1:18080/healthz \
+	  | tee /dev/stderr | grep -qx '301 https://127.0.0.1:18443/healthz' \
 	  || { $(MAKE) --no-print-directory demo-destroy SANDBOX_ARGS="$(DEMO_CHECK_ARGS)"; exit 1; }
 	$(MAKE) --no-print-directory demo-destroy SANDBOX_ARGS="$(DEMO_CHECK_ARGS)"
 
