@@ -6,7 +6,7 @@
 # is printed at the end. Scenarios start longest first (last run's times in
 # .testbed/logs/molecule-times, else the order given).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 jobs=${MOLECULE_JOBS:-2}
 logs=.testbed/logs

@@ -3,9 +3,9 @@
 # everything that is broken. Each stage's full output stays in
 # .testbed/logs/test-<stage>.log; the summary at the end names the failures.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
-stages=(${TEST_STAGES:-lint sanity unit build molecule demo-check})
+read -r -a stages <<<"${TEST_STAGES:-lint sanity unit build molecule demo-check}"
 mkdir -p .testbed/logs
 passed=0 failed=0 summary=()
 started_all=$(date +%s)
