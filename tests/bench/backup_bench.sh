@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 #
 # Benchmark of the prodkit.stack.backups pipeline (issue #7), on this machine:
 #   (a) pg_dump -Fc -Z0 inside a postgres container, streamed to restic with
