@@ -88,7 +88,7 @@ build: venv ## Build the collection tarball, install it, resolve roles/modules b
 	pytest -q tests/integration
 
 .PHONY: molecule
-molecule: images ## Every molecule scenario, MOLECULE_JOBS (2) at a time (SCENARIOS="a b" for some)
+molecule: images ## Every molecule scenario, MOLECULE_JOBS (3) at a time (SCENARIOS="a b" for some)
 	@bash tests/molecule-lanes.sh $(SCENARIOS)
 
 # --- demo ------------------------------------------------------------------

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# `make molecule`: every scenario, MOLECULE_JOBS at a time (default 2). The
+# `make molecule`: every scenario, MOLECULE_JOBS at a time (default 3). The
 # scenarios spend most of their time waiting (apt, dockerd, healthchecks,
-# timers), so two lanes halve the stage on a 2-core machine. Each scenario's
+# timers), so three lanes cut the stage to about a third on a 2-core machine. Each scenario's
 # output goes to .testbed/logs/molecule-<scenario>.log; a failed one's tail
 # is printed at the end. Scenarios start longest first (last run's times in
 # .testbed/logs/molecule-times, else the order given).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-jobs=${MOLECULE_JOBS:-2}
+jobs=${MOLECULE_JOBS:-3}
 logs=.testbed/logs
 times=$logs/molecule-times
 mkdir -p "$logs"
