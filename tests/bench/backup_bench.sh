@@ -106,35 +106,33 @@ dump_to_restic() {
     -- docker exec "$CONTAINER" sh -c "$PG_DUMP_SH" >"$1"
 }
 
+# One measured dump + store: sets DUMP<n>_S (seconds), DUMP<n>_SIZE / _ADDED /
+# _PACKED (restic's summary) and DUMP<n>_REPO (growth of the repository).
+measured_dump() {
+  local n=$1 r0 t0 t1 size added packed
+  r0=$(repo_bytes)
+  t0=$(now)
+  dump_to_restic "$WORK/db$n.json"
+  t1=$(now)
+  printf -v "DUMP${n}_S" '%s' "$(elapsed "$t0" "$t1")"
+  read -r size added packed < <(summary "$WORK/db$n.json" total_bytes_processed data_added data_added_packed)
+  printf -v "DUMP${n}_SIZE" '%s' "$size"
+  printf -v "DUMP${n}_ADDED" '%s' "$added"
+  printf -v "DUMP${n}_PACKED" '%s' "$packed"
+  printf -v "DUMP${n}_REPO" '%s' "$(($(repo_bytes) - r0))"
+}
+
 log "(a) dump + store #1"
-r0=$(repo_bytes)
-t0=$(now)
-dump_to_restic "$WORK/db1.json"
-t1=$(now)
-DUMP1_S=$(elapsed "$t0" "$t1")
-read -r DUMP1_SIZE DUMP1_ADDED DUMP1_PACKED < <(summary "$WORK/db1.json" total_bytes_processed data_added data_added_packed)
-DUMP1_REPO=$(($(repo_bytes) - r0))
+measured_dump 1
 
 log "(a) append 1 % rows to events, then dump + store #2"
 events_sql $((EVENTS_ROWS / 100)) | docker exec -i "$CONTAINER" psql -X -q -v ON_ERROR_STOP=1 -U app -d app >/dev/null
-r0=$(repo_bytes)
-t0=$(now)
-dump_to_restic "$WORK/db2.json"
-t1=$(now)
-DUMP2_S=$(elapsed "$t0" "$t1")
-read -r DUMP2_SIZE DUMP2_ADDED DUMP2_PACKED < <(summary "$WORK/db2.json" total_bytes_processed data_added data_added_packed)
-DUMP2_REPO=$(($(repo_bytes) - r0))
+measured_dump 2
 
 log "(a) 30 s of pgbench (random updates), then dump + store #3"
 docker exec "$CONTAINER" pgbench -n -c 2 -T 30 -U app app >"$WORK/pgbench.out" 2>&1 || die "pgbench run failed"
 PGBENCH_TX=$(awk '/number of transactions actually processed/ { print $NF }' "$WORK/pgbench.out")
-r0=$(repo_bytes)
-t0=$(now)
-dump_to_restic "$WORK/db3.json"
-t1=$(now)
-DUMP3_S=$(elapsed "$t0" "$t1")
-read -r DUMP3_SIZE DUMP3_ADDED DUMP3_PACKED < <(summary "$WORK/db3.json" total_bytes_processed data_added data_added_packed)
-DUMP3_REPO=$(($(repo_bytes) - r0))
+measured_dump 3
 
 # The restore drill's manifest: same SQL as prodkit-backup (in one
 # repeatable-read transaction there; the cost is the scan + md5 per row).
