@@ -80,8 +80,9 @@ sanity: venv ## ansible-test sanity on a copy of the collection tree
 	  && ansible-test sanity --requirements --python 3.11 --color no
 
 .PHONY: unit
-unit: venv ## pytest unit tests (modules, module_utils, test bed, role contract)
+unit: venv ## pytest unit tests (modules, module_utils, test bed, role contract) and node-wallet's node tests
 	pytest -q tests/unit
+	cd examples/app/node-wallet && node --test test/sentry.test.js test/redis.test.js
 
 .PHONY: build
 build: venv ## Build the collection tarball, install it, resolve roles/modules by FQCN

@@ -8,13 +8,15 @@
 //
 // With NODE_INTERNAL_API_KEY set, every endpoint but /health needs the
 // header X-Internal-Api-Key. SIGTERM: stop accepting connections, finish the
-// requests in flight, exit 0.
+// requests in flight, exit 0. With SENTRY_DSN, errors go to Sentry
+// (lib/sentry.js).
 
 const crypto = require('node:crypto');
 const http = require('node:http');
 const { loadOrExit } = require('./lib/config');
 const { createLogger } = require('./lib/log');
 const { RedisClient } = require('./lib/redis');
+const sentry = require('./lib/sentry');
 const keys = require('./lib/keys');
 
 const NAME = 'node-api';
@@ -22,6 +24,7 @@ const MAX_BODY = 16 * 1024;
 
 const config = loadOrExit(NAME);
 const log = createLogger(NAME);
+sentry.init(NAME, { log });
 const redis = new RedisClient(config.redisUrl, { commandTimeoutMs: 2000 });
 let shuttingDown = false;
 
@@ -147,7 +150,7 @@ const server = http.createServer((req, res) => {
   route(req)
     .catch((err) => {
       if (err instanceof HttpError) return [err.status, { error: err.message }];
-      log.error(`${req.method} ${req.url}: ${err.stack || err}`);
+      log.error(`${req.method} ${req.url}: ${err.stack || err}`, err);
       return [500, { error: 'internal error' }];
     })
     .then(([code, body]) => {
@@ -167,12 +170,13 @@ function shutdown(signal) {
   log.info(`${signal} received: no new connections, finishing requests in flight`);
   const timer = setTimeout(() => {
     log.error(`requests still running after ${config.shutdownTimeoutMs} ms; exiting anyway`);
-    process.exit(1);
+    sentry.flush(2000).then(() => process.exit(1));
   }, config.shutdownTimeoutMs);
   timer.unref();
   server.close(async () => {
     await redis.quit();
     log.info('stopped cleanly');
+    await sentry.flush(2000);
     process.exit(0);
   });
   server.closeIdleConnections();

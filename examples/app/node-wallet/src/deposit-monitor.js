@@ -6,6 +6,8 @@
 // it twice after a crash is harmless).
 
 const { runWorker, delay } = require('./lib/worker');
+const { createLogger } = require('./lib/log');
+const sentry = require('./lib/sentry');
 const keys = require('./lib/keys');
 
 const NAME = 'deposit-monitor';
@@ -28,7 +30,10 @@ async function unit({ redis, log, config }) {
   return `block ${height}: deposit ${id} confirmed`;
 }
 
-runWorker(NAME, unit).catch((err) => {
+sentry.init(NAME, { log: createLogger(NAME) });
+runWorker(NAME, unit).catch(async (err) => {
   process.stderr.write(`${NAME}: ${err.stack || err}\n`);
+  sentry.captureException(err, undefined, { level: 'fatal' });
+  await sentry.flush(2000);
   process.exit(1);
 });

@@ -9,6 +9,8 @@
 // loses a payout (it stays in payouts:processing for an operator to check).
 
 const { runWorker, delay } = require('./lib/worker');
+const { createLogger } = require('./lib/log');
+const sentry = require('./lib/sentry');
 const keys = require('./lib/keys');
 
 const NAME = 'payout-worker';
@@ -36,7 +38,10 @@ async function unit({ redis, log, config }) {
   return `payout ${job.id} paid`;
 }
 
-runWorker(NAME, unit).catch((err) => {
+sentry.init(NAME, { log: createLogger(NAME) });
+runWorker(NAME, unit).catch(async (err) => {
   process.stderr.write(`${NAME}: ${err.stack || err}\n`);
+  sentry.captureException(err, undefined, { level: 'fatal' });
+  await sentry.flush(2000);
   process.exit(1);
 });

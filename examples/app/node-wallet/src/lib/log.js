@@ -1,6 +1,11 @@
 'use strict';
 // One line per event on stdout: "<time> <LEVEL> <component>: <message>".
 // LOG_LEVEL: debug, info (default), warn, error.
+//
+// error(message[, err]) lines also go to Sentry when it is on (lib/sentry.js):
+// as an exception with its stack trace when err is given, else as a message.
+
+const sentry = require('./sentry');
 
 const LEVELS = { debug: 10, info: 20, warn: 30, warning: 30, error: 40 };
 
@@ -19,7 +24,11 @@ function createLogger(component) {
     debug: (m) => write('debug', m),
     info: (m) => write('info', m),
     warn: (m) => write('warn', m),
-    error: (m) => write('error', m),
+    error: (m, err) => {
+      write('error', m);
+      if (err !== undefined) sentry.captureException(err, { log_message: m });
+      else sentry.captureMessage(m, 'error');
+    },
   };
 }
 
