@@ -49,6 +49,7 @@ images: venv ## Build the test bed's images (cached by content hash) and archive
 	$(IMAGECTL) build
 	$(IMAGECTL) export testbed
 	$(IMAGECTL) export stack
+	$(IMAGECTL) export monitoring
 
 # --- tests -----------------------------------------------------------------
 
@@ -83,6 +84,11 @@ sanity: venv ## ansible-test sanity on a copy of the collection tree
 unit: venv ## pytest unit tests (modules, module_utils, test bed, role contract) and node-wallet's node tests
 	pytest -q tests/unit
 	cd examples/app/node-wallet && node --test test/sentry.test.js test/redis.test.js
+
+.PHONY: rules
+rules: venv ## Monitoring: the stand-in images behave like the public ones; promtool check/test rules (tests/promtool)
+	bash testbed/images/smoke-monitoring.sh
+	@bash tests/promtool/run.sh
 
 .PHONY: build
 build: venv ## Build the collection tarball, install it, resolve roles/modules by FQCN

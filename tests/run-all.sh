@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-read -r -a stages <<<"${TEST_STAGES:-lint sanity unit build molecule demo-check}"
+read -r -a stages <<<"${TEST_STAGES:-lint sanity unit rules build molecule demo-check}"
 mkdir -p .testbed/logs
 passed=0 failed=0 summary=()
 started_all=$(date +%s)
