@@ -95,12 +95,36 @@ run_promtool() {
 check_rc=0
 run_promtool check rules "${rendered[@]}" || check_rc=$?
 
+# --- Alertmanager: every receiver at once passes amtool check-config ---------------
+am_rc=0
+am_image=${AMTOOL_IMAGE:-prodkit-testbed/alertmanager:latest}
+mkdir -m 0755 "$work/alertmanager" "$work/secrets"
+for secret in smtp_password slack_webhook_url telegram_bot_token; do
+  echo placeholder >"$work/secrets/$secret"
+done
+chmod 0644 "$work"/secrets/*
+if ! (cd "$repo" && "$venv_bin/ansible" localhost -i localhost, -c local \
+        -m ansible.builtin.template \
+        -a "src=$repo/roles/monitoring/templates/alertmanager/alertmanager.yml.j2 dest=$work/alertmanager/alertmanager.yml mode=0644" \
+        -e "@$here/receivers.yml" -e "ansible_python_interpreter=$venv_bin/python") >"$work/ansible.log" 2>&1; then
+  cat "$work/ansible.log" >&2
+  echo "run.sh: rendering alertmanager.yml failed" >&2
+  exit 1
+fi
+docker run --rm --network none --user "$(id -u):$(id -g)" --entrypoint /bin/amtool \
+  --volume "$work/alertmanager:/etc/alertmanager:ro" --volume "$work/secrets:/run/prodkit-secrets:ro" \
+  "$am_image" check-config /etc/alertmanager/alertmanager.yml || am_rc=$?
+
 test_rc=0
 run_promtool test rules "${tests[@]}" 2>&1 | tee "$work/test.log" || test_rc=$?
 passed=$(grep -c '^ *SUCCESS *$' "$work/test.log" || true)
 
+if [ "$am_rc" -ne 0 ]; then
+  echo "amtool: alertmanager.yml with every receiver (tests/promtool/receivers.yml): FAILED"
+  exit 1
+fi
 if [ "$check_rc" -eq 0 ] && [ "$test_rc" -eq 0 ]; then
-  echo "promtool: ${#rendered[@]} rule files ok, $passed test files passed"
+  echo "promtool: ${#rendered[@]} rule files ok, $passed test files passed; amtool: alertmanager.yml with every receiver ok"
   exit 0
 fi
 checked="${#rendered[@]} rule files ok"
