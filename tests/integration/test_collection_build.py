@@ -94,3 +94,32 @@ def test_site_playbook_resolves_by_fqcn(installed):
     out = run([os.path.join(BIN, "ansible-playbook"), "-i", inventory, "--syntax-check", "prodkit.stack.site"],
               cwd=installed["cwd"], env=installed["env"])
     assert "playbook: %s/ansible_collections/prodkit/stack/playbooks/site.yml" % installed["dest"] in out
+
+
+def test_secrets_in_a_checkout_are_not_packed(tmp_path):
+    """ansible-galaxy packs the directory, not git's files: a vault, an env
+    file or a vault password file that git ignores must stay out too."""
+    tree = tmp_path / "checkout"
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout.split(b"\0")
+    for name in filter(None, (f.decode() for f in files)):
+        src = os.path.join(REPO, name)
+        if os.path.isfile(src) and not name.startswith(("examples/", "testbed/", "tests/", "molecule/")):
+            os.makedirs(os.path.dirname(str(tree / name)), exist_ok=True)
+            with open(src, "rb") as fsrc, open(str(tree / name), "wb") as fdst:
+                fdst.write(fsrc.read())
+    secrets = ["inventories/production/group_vars/all/vault.yml", "inventories/staging/group_vars/all/vault.yml",
+               ".env", "inventories/production/.vault_pass", "roles/compose_stack/files/app.env",
+               "vault-password.txt"]
+    for name in secrets:
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text("secret\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    run([os.path.join(BIN, "ansible-galaxy"), "collection", "build", str(tree), "--output-path", str(out)], cwd=str(out))
+    (tarball,) = list(out.glob("prodkit-stack-*.tar.gz"))
+    with tarfile.open(str(tarball)) as tar:
+        names = tar.getnames()
+    assert [n for n in secrets if n in names] == []
+    # The examples a team copies are packed.
+    assert "inventories/production/group_vars/all/vault.yml.example" in names
+    assert "inventories/production/group_vars/all/main.yml" in names
