@@ -130,6 +130,12 @@ demo-check: images ## `make demo` then `make demo-destroy` on a throw-away sandb
 	  && curl -sS --max-time 10 -o /dev/null -w '%{http_code} %{redirect_url}\n' http://127.0.0.1:18080/healthz \
 	  | tee /dev/stderr | grep -qx '301 https://127.0.0.1:18443/healthz' \
 	  || { $(MAKE) --no-print-directory demo-destroy SANDBOX_ARGS="$(DEMO_CHECK_ARGS)"; exit 1; }
+	@# Prometheus answers where the README says (the sandbox host's loopback), every target up.
+	docker exec prodkit-sandbox-check curl -fsS --max-time 10 'http://127.0.0.1:9090/api/v1/query?query=up' \
+	  | tee /dev/stderr | python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; \
+	    down = [x["metric"]["job"] for x in r if x["value"][1] != "1"]; \
+	    sys.exit("targets down: %s" % down if down or not r else 0)' \
+	  || { $(MAKE) --no-print-directory demo-destroy SANDBOX_ARGS="$(DEMO_CHECK_ARGS)"; exit 1; }
 	$(MAKE) --no-print-directory demo-destroy SANDBOX_ARGS="$(DEMO_CHECK_ARGS)"
 
 .PHONY: clean

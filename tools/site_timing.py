@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """How long each ansible-playbook run of a molecule log took, and where.
 
     python3 tools/site_timing.py .testbed/logs/molecule-default.log
