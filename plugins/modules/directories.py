@@ -101,7 +101,7 @@ def normalise(module, entry):
     if unknown:
         module.fail_json(msg='paths: entry %s has unknown keys %s (allowed: %s)'
                              % (entry['path'], ', '.join(sorted(unknown)), ', '.join(sorted(ENTRY_KEYS))))
-    path = os.path.normpath(os.path.expanduser(str(entry['path'])))
+    path = os.path.normpath(str(entry['path']))
     if not os.path.isabs(path):
         module.fail_json(msg='paths: %s is not an absolute path' % path)
     result = {'path': path}
