@@ -222,7 +222,7 @@ def render_stack(project, services, networks=None, volumes=None, dotenv=None,
             env_keys = []
         for key in env_keys:
             if key not in dotenv:
-                problems.append('%s.env: %s is not a key of the .env; declare it in compose_stack_env_external, '
+                problems.append('%s.env: %s is not a key of the .env; declare it in compose_stack_env_external_extra, '
                                 'compose_stack_env_values or compose_stack_env_generated_secrets' % (where, key))
             elif dotenv[key]:
                 environment[key] = '${%s:?%s must be set in %s}' % (key, key, dotenv_path)

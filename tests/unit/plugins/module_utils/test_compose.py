@@ -117,7 +117,7 @@ def test_extra_keys_pass_through():
     ({'web': {'image': 'app:1', 'ports': ['8000-8010:8000']}},
      "compose_stack_services.web.ports: '8000-8010:8000': ports must be single numbers from 1 to 65535 (no ranges)"),
     ({'web': {'image': 'app:1', 'env': ['NOT_DECLARED']}},
-     'compose_stack_services.web.env: NOT_DECLARED is not a key of the .env; declare it in compose_stack_env_external'),
+     'compose_stack_services.web.env: NOT_DECLARED is not a key of the .env; declare it in compose_stack_env_external_extra'),
     ({'web': {'image': 'app:1', 'environment': {'URL': 'http://${HOST}/'}}},
      'compose_stack_services.web: ${HOST} is interpolated by Compose but is not a key of the .env'),
     ({'web': {'image': 'app:1', 'networks': ['public']}},
