@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("healthz", views.healthz, name="healthz"),
     path("api/ping", views.api_ping, name="api-ping"),
+    path("api/io", views.api_io, name="api-io"),
     path("api/wallet/status", views.api_wallet_status, name="api-wallet-status"),
     path("uploads/", payments_views.uploads, name="uploads"),
     path("admin/", admin.site.urls),

@@ -71,6 +71,27 @@ def api_ping(request):
     return JsonResponse({"pong": True, "version": settings.APP_VERSION, "time": time.time()})
 
 
+# The longest wait /api/io accepts, in milliseconds.
+IO_MAX_MS = 1000
+
+
+@never_cache
+@require_GET
+def api_io(request):
+    """An I/O-bound request, for capacity tests: it waits on PostgreSQL
+    (pg_sleep) for ?ms= milliseconds (default 50, at most IO_MAX_MS) and
+    spends almost no CPU, as a view that waits on a payment provider would.
+    Compare gunicorn's sync and gthread workers with it."""
+    try:
+        ms = int(request.GET.get("ms", "50"))
+    except ValueError:
+        return JsonResponse({"error": "ms must be a whole number of milliseconds"}, status=400)
+    ms = min(max(ms, 0), IO_MAX_MS)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(%s)", [ms / 1000.0])
+    return JsonResponse({"waited_ms": ms, "version": settings.APP_VERSION})
+
+
 @never_cache
 @staff_member_required
 @require_GET
