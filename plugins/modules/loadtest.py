@@ -80,7 +80,13 @@ options:
         type: int
         default: 0
       log:
-        description: Locust's log output (stderr); a CPU warning in it marks the load generator as saturated.
+        description:
+          - Locust's log output (stderr); a CPU warning in it marks the load generator as saturated.
+          - The output of the shell builtin C(times) at its end gives Locust's CPU time (with O(steps[].wall)).
+        type: str
+        default: ''
+      wall:
+        description: Wall time of the Locust command, as Ansible's C(delta) (V(0:00:18.740000)).
         type: str
         default: ''
       samples:
@@ -237,8 +243,10 @@ summary:
         - The busiest container named as a cause. Below 50% of one CPU, on hosts below 90% of theirs, "none evident".
           Django at 80% or more of the smaller of (its workers x 100%)
           and (the host's CPUs x 100%) is "gunicorn workers saturated"; the database service "the database";
-          nginx "nginx"; otherwise the service. When the containers of a host together reached 90% of its CPUs,
-          "host CPUs saturated" is added, and when Locust warned of its own CPU, "load generator CPU-bound".
+          nginx "nginx"; otherwise the service. When a host's CPUs were 90% busy (its own /proc/stat when sampled,
+          else its containers together), "host CPUs saturated" is added; when Locust used 80% or more of one core
+          (or warned of its CPU), "load generator CPU-bound"; when the service level broke and nothing was
+          saturated, a pointer outside the containers.
       type: str
     peak_rate:
       description: Capacity, the highest target rate at which the service level held (null when none did).
@@ -291,6 +299,8 @@ _KIND_PATTERNS = (
 _SIZE_UNITS = {'b': 1, 'kb': 1000, 'mb': 1000 ** 2, 'gb': 1000 ** 3, 'tb': 1000 ** 4,
                'kib': 1024, 'mib': 1024 ** 2, 'gib': 1024 ** 3, 'tib': 1024 ** 4}
 _CPU_WARNING = re.compile(r'CPU usage (?:above|was too high)', re.IGNORECASE)
+# The shell's `times`: the second line is its children's user and system time.
+_TIMES = re.compile(r'^\s*\d+m[0-9.]+s \d+m[0-9.]+s\s*\n\s*(\d+)m([0-9.]+)s (\d+)m([0-9.]+)s\s*$', re.MULTILINE)
 
 
 class ReportError(Exception):
@@ -423,13 +433,29 @@ def human_bytes(value):
     return '%d B' % value
 
 
+def host_cpu_peak(stat_lines, cpus):
+    """The host's busiest interval in % (100 = one core) from successive /proc/stat "cpu" lines, or None."""
+    peak, previous = None, None
+    for line in stat_lines:
+        values = [int(v) for v in line.split()[1:9] if v.isdigit()]
+        if len(values) < 5:
+            continue
+        total, idle = sum(values), values[3] + values[4]
+        if previous and total > previous[0]:
+            busy = 100.0 * ((total - previous[0]) - (idle - previous[1])) / (total - previous[0]) * (cpus or 1)
+            peak = busy if peak is None else max(peak, busy)
+        previous = (total, idle)
+    return None if peak is None else round(peak, 1)
+
+
 def parse_samples(text):
-    """(cpus, {container: (project, service)}, [sample, ...]) from the sampler's output.
+    """(cpus, {container: (project, service)}, [sample, ...], host CPU peak) from the sampler's output.
 
     Each sample is a list of {name, cpu, mem, limit} for the containers seen in
-    one `docker stats --no-stream` round.
+    one `docker stats --no-stream` round; a sample line may carry the host's
+    /proc/stat "cpu" line.
     """
-    cpus, labels, samples, current = None, {}, [], None
+    cpus, labels, samples, current, stat_lines = None, {}, [], None, []
     for line in str(text or '').splitlines():
         line = line.strip()
         if line.startswith('# cpus '):
@@ -440,6 +466,8 @@ def parse_samples(text):
         elif line.startswith('# sample'):
             current = []
             samples.append(current)
+            if ' cpu ' in line:
+                stat_lines.append(line[line.index(' cpu ') + 1:])
         elif line.startswith('{'):
             try:
                 stat = json.loads(line)
@@ -455,7 +483,7 @@ def parse_samples(text):
                 'mem': size_bytes(usage[0]) if usage else None,
                 'limit': size_bytes(usage[1]) if len(usage) > 1 else None,
             })
-    return cpus, labels, [sample for sample in samples if sample]
+    return cpus, labels, [sample for sample in samples if sample], host_cpu_peak(stat_lines, cpus)
 
 
 def service_of(name, labels, project):
@@ -473,14 +501,15 @@ def container_peaks(samples_by_host, project=''):
     """Per host and container the peak and mean CPU and the peak memory; per host its CPUs and peak total CPU."""
     containers, hosts = [], {}
     for host in sorted(samples_by_host):
-        cpus, labels, samples = parse_samples(samples_by_host[host])
+        cpus, labels, samples, host_cpu = parse_samples(samples_by_host[host])
         per_name = {}
         host_peak = 0.0
         for sample in samples:
             host_peak = max(host_peak, sum(stat['cpu'] for stat in sample))
             for stat in sample:
                 per_name.setdefault(stat['name'], []).append(stat)
-        hosts[host] = {'cpus': cpus, 'cpu_peak_percent': round(host_peak, 1), 'samples': len(samples)}
+        hosts[host] = {'cpus': cpus, 'cpu_peak_percent': round(host_peak, 1), 'host_cpu_peak_percent': host_cpu,
+                       'samples': len(samples)}
         for name in sorted(per_name):
             stats = per_name[name]
             service, stat_project = service_of(name, labels, project)
@@ -502,23 +531,34 @@ def container_peaks(samples_by_host, project=''):
     return containers, hosts
 
 
+def _host_cpu(info):
+    """A host's CPU peak: the whole host's when sampled, else its containers' together."""
+    return info['host_cpu_peak_percent'] if info.get('host_cpu_peak_percent') is not None else info['cpu_peak_percent']
+
+
+def _host_busy(info):
+    return bool(info.get('cpus')) and _host_cpu(info) >= 90.0 * info['cpus']
+
+
 def name_bottleneck(containers, hosts, django_service='django', django_workers=3, db_service='db',
-                    nginx_service='nginx', generator_saturated=False):
+                    nginx_service='nginx', generator_saturated=False, generator_cpu_percent=None, slo_broken=False):
     """(busiest container or None, bottleneck text): the simple rule of RETURN's summary.bottleneck."""
     busiest = max(containers, key=lambda c: c['cpu_peak_percent'], default=None)
     notes = []
+    saturated = False
     if busiest is None:
         text = 'unknown (no container samples)'
     else:
         cpu = busiest['cpu_peak_percent']
         service = busiest['service']
         host_cpus = hosts.get(busiest['host'], {}).get('cpus')
-        host_busy = any(info.get('cpus') and info['cpu_peak_percent'] >= 90.0 * info['cpus'] for info in hosts.values())
+        host_busy = any(_host_busy(info) for info in hosts.values())
         if cpu < 50.0 and not host_busy:
             text = 'none evident (the busiest, %s, peaked at %.0f%% CPU)' % (busiest['name'], cpu)
         elif service == django_service:
             limit = min(django_workers, host_cpus) if host_cpus else django_workers
             if cpu >= 80.0 * max(limit, 1):
+                saturated = True
                 text = 'gunicorn workers saturated (%s at %.0f%% CPU; %d workers, %s CPUs)' % (
                     busiest['name'], cpu, django_workers, host_cpus or '?')
             else:
@@ -530,16 +570,35 @@ def name_bottleneck(containers, hosts, django_service='django', django_workers=3
             text = 'nginx (%s at %.0f%% CPU)' % (busiest['name'], cpu)
         else:
             text = '%s (%s at %.0f%% CPU)' % (service or busiest['name'], busiest['name'], cpu)
+        saturated = saturated or (service != django_service and cpu >= 80.0)
     for host in sorted(hosts):
         info = hosts[host]
-        if info.get('cpus') and info['cpu_peak_percent'] >= 90.0 * info['cpus']:
-            notes.append('host CPUs saturated on %s (%.0f%% of %d00%%)' % (host, info['cpu_peak_percent'], info['cpus']))
+        if _host_busy(info):
+            saturated = True
+            notes.append('host CPUs saturated on %s (%.0f%% of %d00%%%s)' % (
+                host, _host_cpu(info), info['cpus'], '' if info.get('host_cpu_peak_percent') is not None else ', containers only'))
     if generator_saturated:
-        notes.append('load generator CPU-bound (Locust warned; the achieved rate may be its limit)')
+        notes.append('load generator CPU-bound (%s; the achieved rate and latency may be its limit)' % (
+            'Locust at %.0f%% of one core' % generator_cpu_percent if generator_cpu_percent is not None else 'Locust warned'))
+    elif slo_broken and busiest is not None and not saturated:
+        notes.append('no container or host CPU saturated: look outside the containers (load generator%s, network path, '
+                     'the machine)' % (' at %.0f%% of one core' % generator_cpu_percent if generator_cpu_percent is not None else ''))
     if notes:
         text = '%s; %s' % (text, '; '.join(notes))
     short = None if busiest is None else dict((k, busiest[k]) for k in ('host', 'name', 'service', 'cpu_peak_percent'))
     return short, text
+
+
+def generator_cpu_percent(log, wall):
+    """Locust's CPU in % of one core: the children's times of the role's `sh -c '...; times'` over the wall time."""
+    matches = _TIMES.findall(log or '')
+    match = re.match(r'^(\d+):(\d+):([0-9.]+)$', str(wall or '').strip())
+    if not matches or not match:
+        return None
+    seconds = int(match.group(1)) * 3600 + int(match.group(2)) * 60 + float(match.group(3))
+    user_min, user_sec, sys_min, sys_sec = matches[-1]
+    cpu = int(user_min) * 60 + float(user_sec) + int(sys_min) * 60 + float(sys_sec)
+    return round(100.0 * cpu / seconds, 1) if seconds > 0 else None
 
 
 def judge_step(step, slo_p95_ms, slo_error_rate, min_achieved_ratio, **naming):
@@ -566,10 +625,9 @@ def judge_step(step, slo_p95_ms, slo_error_rate, min_achieved_ratio, **naming):
         result['error'] = 'Locust exited %s%s' % (step['rc'], ' (timed out)' if step['rc'] == 124 else '')
     totals['target_rps'] = rate
     totals['achieved_ratio'] = round(totals['rps'] / rate, 3) if rate else None
-    generator_saturated = bool(_CPU_WARNING.search(step.get('log') or ''))
+    generator_cpu = generator_cpu_percent(step.get('log'), step.get('wall'))
+    generator_saturated = bool(_CPU_WARNING.search(step.get('log') or '')) or (generator_cpu or 0) >= 80.0
     containers, hosts = container_peaks(step.get('samples') or {}, naming.get('project', ''))
-    busiest, bottleneck = name_bottleneck(containers, hosts, generator_saturated=generator_saturated,
-                                          **dict((k, v) for k, v in naming.items() if k != 'project'))
     reasons = []
     if result['error']:
         reasons.append(result['error'])
@@ -582,6 +640,9 @@ def judge_step(step, slo_p95_ms, slo_error_rate, min_achieved_ratio, **naming):
     slo_ok = not reasons
     if rate and totals['rps'] < min_achieved_ratio * rate:
         reasons.append('achieved %.1f req/s < %.0f%% of %.1f' % (totals['rps'], 100 * min_achieved_ratio, rate))
+    busiest, bottleneck = name_bottleneck(containers, hosts, generator_saturated=generator_saturated,
+                                          generator_cpu_percent=generator_cpu, slo_broken=bool(reasons),
+                                          **dict((k, v) for k, v in naming.items() if k != 'project'))
     result.update({
         'totals': totals,
         'routes': routes,
@@ -590,6 +651,7 @@ def judge_step(step, slo_p95_ms, slo_error_rate, min_achieved_ratio, **naming):
         'busiest_container': busiest,
         'bottleneck': bottleneck,
         'load_generator_saturated': generator_saturated,
+        'load_generator_cpu_percent': generator_cpu,
         'slo_ok': slo_ok,
         'held': not reasons,
         'reasons': reasons,
@@ -622,6 +684,7 @@ def summarize(params, steps):
         'busiest_container': last['busiest_container'] if last else None,
         'bottleneck': last['bottleneck'] if last else None,
         'load_generator_saturated': bool(last and last['load_generator_saturated']),
+        'load_generator_cpu_percent': last['load_generator_cpu_percent'] if last else None,
         'error': params['error'] or (last['error'] if last else None) or None,
         'steps': steps,
     }
@@ -735,9 +798,17 @@ def report_lines(summary):
         lines.extend(container_table(summary['containers']))
     else:
         lines.append('Containers: no samples')
+    last_hosts = summary['steps'][-1]['hosts'] if summary['steps'] else {}
+    for host in sorted(last_hosts):
+        info = last_hosts[host]
+        lines.append('Host %s: %s CPUs; containers together peaked at %.0f%%%s' % (
+            host, info['cpus'] or '?', info['cpu_peak_percent'],
+            '' if info.get('host_cpu_peak_percent') is None else ', the whole host at %.0f%%' % info['host_cpu_peak_percent']))
     if summary['busiest_container']:
         busiest = summary['busiest_container']
         lines.append('Busiest: %s on %s (%.0f%% CPU peak)' % (busiest['name'], busiest['host'], busiest['cpu_peak_percent']))
+    if summary['load_generator_cpu_percent'] is not None:
+        lines.append('Load generator: Locust used %.0f%% of one core' % summary['load_generator_cpu_percent'])
     lines.append('Bottleneck: %s' % (summary['bottleneck'] or 'unknown'))
     lines.append('Result: %s' % summary['status'])
     return lines
@@ -775,6 +846,7 @@ def main():
                 csv_prefix=dict(type='path', required=True),
                 rc=dict(type='int', default=0),
                 log=dict(type='str', default=''),
+                wall=dict(type='str', default=''),
                 samples=dict(type='dict', default={}),
             )),
             routes=dict(type='list', elements='dict', default=[]),

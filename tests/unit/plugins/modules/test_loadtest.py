@@ -66,11 +66,11 @@ SAMPLES = '\n'.join([
     '# container myproject-django-1 myproject django',
     '# container myproject-db-1 myproject db',
     '# container myproject-monitoring-prometheus-1 myproject-monitoring prometheus',
-    '# sample 1700000000',
+    '# sample 1700000000 cpu  100 0 100 800 0 0 0 0 0 0',
     stats_line('myproject-django-1', 120.0, '200MiB'),
     stats_line('myproject-db-1', 20.0, '50MiB'),
     stats_line('myproject-monitoring-prometheus-1', 2.5),
-    '# sample 1700000002',
+    '# sample 1700000002 cpu  300 0 200 1250 50 0 0 0 0 0',
     stats_line('myproject-django-1', 170.0, '210.5MiB'),
     stats_line('myproject-db-1', 10.0, '60MiB'),
     stats_line('myproject-monitoring-prometheus-1', 1.5),
@@ -124,7 +124,8 @@ def test_size_bytes(text, value):
 
 def test_samples_give_peaks_per_container_and_host():
     containers, hosts = loadtest.container_peaks({'web1': SAMPLES}, 'myproject')
-    assert hosts == {'web1': {'cpus': 2, 'cpu_peak_percent': 181.5, 'samples': 2}}
+    # /proc/stat: 800 jiffies of which 500 idle or waiting, on 2 CPUs.
+    assert hosts == {'web1': {'cpus': 2, 'cpu_peak_percent': 181.5, 'host_cpu_peak_percent': 75.0, 'samples': 2}}
     django = containers[0]
     assert (django['name'], django['service'], django['project']) == ('myproject-django-1', 'django', 'myproject')
     assert django['cpu_peak_percent'] == 170.0 and django['cpu_avg_percent'] == 145.0
@@ -165,8 +166,34 @@ def test_bottleneck_notes_host_and_generator():
     containers, hosts = peaks('db', 40.0, 1)
     hosts['web1']['cpu_peak_percent'] = 97.0
     _busiest, text = loadtest.name_bottleneck(containers, hosts, generator_saturated=True)
-    assert text == ('the database (myproject-db-1 at 40% CPU); host CPUs saturated on web1 (97% of 100%); '
-                    'load generator CPU-bound (Locust warned; the achieved rate may be its limit)')
+    assert text == ('the database (myproject-db-1 at 40% CPU); host CPUs saturated on web1 (97% of 100%, containers only); '
+                    'load generator CPU-bound (Locust warned; the achieved rate and latency may be its limit)')
+    # The whole host's CPU, when sampled, counts instead of its containers'.
+    hosts['web1']['host_cpu_peak_percent'] = 60.0
+    _busiest, text = loadtest.name_bottleneck(containers, hosts)
+    assert text == 'none evident (the busiest, myproject-db-1, peaked at 40% CPU)'
+    hosts['web1'].update(cpus=2, host_cpu_peak_percent=190.0)
+    _busiest, text = loadtest.name_bottleneck(containers, hosts)
+    assert text == 'the database (myproject-db-1 at 40% CPU); host CPUs saturated on web1 (190% of 200%)'
+
+
+def test_broken_service_level_without_saturation_points_outside():
+    containers, hosts = peaks('django', 58.0, 2)
+    _busiest, text = loadtest.name_bottleneck(containers, hosts, django_workers=5, generator_cpu_percent=62.0, slo_broken=True)
+    assert text == ('django (myproject-django-1 at 58% CPU, below its 5 workers / 2 CPUs); no container or host CPU saturated: '
+                    'look outside the containers (load generator at 62% of one core, network path, the machine)')
+    _busiest, text = loadtest.name_bottleneck(containers, hosts, django_workers=5, slo_broken=False)
+    assert text == 'django (myproject-django-1 at 58% CPU, below its 5 workers / 2 CPUs)'
+
+
+@pytest.mark.parametrize('log, wall, percent', [
+    ('locust output\n0m0.01s 0m0.00s\n0m15.30s 0m1.70s\n', '0:00:20.000000', 85.0),
+    ('0m0.004000s 0m0.002000s\n1m0.000000s 0m30.000000s\n', '0:01:30.5', 99.4),
+    ('no times here', '0:00:20', None),
+    ('0m0.01s 0m0.00s\n0m15.30s 0m1.70s', '', None),
+])
+def test_generator_cpu_percent(log, wall, percent):
+    assert loadtest.generator_cpu_percent(log, wall) == percent
 
 
 def test_no_samples():
@@ -220,6 +247,9 @@ def test_cpu_warning_marks_the_generator(tmp_path):
     log = 'WARNING/root: CPU usage above 90%! This may constrain your throughput'
     result = judge({'rate': 10, 'duration': 10, 'csv_prefix': prefix, 'rc': 0, 'log': log, 'samples': {}})
     assert result['load_generator_saturated'] is True and 'load generator CPU-bound' in result['bottleneck']
+    result = judge({'rate': 10, 'duration': 10, 'csv_prefix': prefix, 'rc': 0, 'log': '0m0s 0m0s\n0m9s 0m0s\n', 'wall': '0:00:10',
+                    'samples': {'web1': SAMPLES}})
+    assert result['load_generator_cpu_percent'] == 90.0 and result['load_generator_saturated'] is True
 
 
 def run_module(capsys, **args):
@@ -248,6 +278,7 @@ def test_capacity_reports_the_peak_and_the_break(capsys, tmp_path):
     report = (tmp_path / 'report.txt').read_text(encoding='utf-8')
     assert 'held up to 15.0 req/s' in report and 'It broke at 22.5 req/s: p95 900 ms > 500 ms.' in report
     assert 'Bottleneck: gunicorn workers saturated' in report
+    assert 'Host web1: 2 CPUs; containers together peaked at 182%, the whole host at 75%' in report
 
 
 def test_capacity_without_a_break_is_running_until_the_last_step(capsys, tmp_path):
