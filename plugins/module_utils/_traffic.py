@@ -102,7 +102,7 @@ def elements_script(verb, table, kind, v4, v6, timeout=None):
 
 
 def _split_host_port(text):
-    host, _, port = text.rpartition(':')
+    host, dummy, port = text.rpartition(':')
     host = host.strip('[]').split('%', 1)[0]
     return host, port
 

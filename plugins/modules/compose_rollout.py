@@ -17,10 +17,12 @@ description:
     the service (nginx resolving the service name through Docker's DNS) never sends a request to a container that
     cannot answer it.
   - "1. Starts O(replicas) new containers next to the old ones (C(docker compose up --no-recreate --scale); the
-    services it depends on are started if they are not running, never recreated). Until they are healthy they are I(held): every other container on their networks, the proxy among
-    them, has new connections to them refused, so a container that listens before it works gets no request."
+    services it depends on are started if they are not running, never recreated). Until they are healthy they
+    are I(held): every other container on their networks, the proxy among them, has new connections to them
+    refused, so a container that listens before it works gets no request."
   - 2. Waits until each new container is healthy (or running, without a healthcheck), at most O(wait_timeout)
-    seconds. A container that exits or turns unhealthy fails the rollout at once. On failure the new containers
+    seconds. A container that exits (even if its restart policy starts it again) or turns unhealthy fails the
+    rollout at once. On failure the new containers
     are removed, with their state and last log lines in the error, and the old ones never stopped serving.
   - 3. Waits until the new containers have been running for O(dns_wait) seconds (every DNS answer cached without
     them has expired), releases them, and I(drains) the old ones; new connections to those are refused from
@@ -76,7 +78,7 @@ options:
     default: 300
   dns_wait:
     description:
-      - Seconds a client may keep a DNS answer: longer than the proxy's resolver cache (nginx's
+      - Seconds a client may keep a DNS answer, longer than the proxy's resolver cache (nginx's
         C(resolver ... valid=)).
     type: float
     default: 6

@@ -130,7 +130,7 @@ def fakes(tmp_path, monkeypatch):
     monkeypatch.setenv('PATH', str(bindir) + os.pathsep + os.environ['PATH'])
     monkeypatch.setattr(cr, 'HEALTH_POLL', 0.01)
     slept = []
-    monkeypatch.setattr(cr.time, 'sleep', lambda seconds: slept.append(seconds))
+    monkeypatch.setattr(cr.time, 'sleep', slept.append)
 
     class Fakes(object):
         def write(self):
