@@ -18,6 +18,8 @@ and sets:
   LOADTEST_CA_PATH          PEM bundle to verify the site with
   LOADTEST_VALIDATE_CERTS   "false": do not verify the certificate
   LOADTEST_TIMEOUT          seconds for connecting and for each read
+  LOADTEST_STOP_FILE        a path: the run ends (and writes its report, as
+                            at the end of --run-time) once a file is there
 
 Failures are named by kind so that the report can count them: "http 503",
 "http 404 unexpected", "connection reset", "connection refused",
@@ -30,7 +32,8 @@ import os
 import socket
 import ssl
 
-from locust import HttpUser, constant, constant_throughput
+import gevent
+from locust import HttpUser, constant, constant_throughput, events
 
 DEFAULT_ROUTES = [
     {"name": "home", "path": "/", "weight": 20},
@@ -134,6 +137,23 @@ if VERIFY is False:
     import urllib3
 
     urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+
+STOP_FILE = os.environ.get("LOADTEST_STOP_FILE", "")
+STOP_POLL_SECONDS = 0.5
+
+
+def watch_stop_file(environment, path, poll=STOP_POLL_SECONDS):
+    """End the run the way --run-time does once `path` exists."""
+    while not os.path.exists(path):
+        gevent.sleep(poll)
+    environment.runner.quit()
+
+
+@events.test_start.add_listener
+def _start_stop_file_watch(environment, **_kwargs):
+    if STOP_FILE and environment.runner is not None:
+        gevent.spawn(watch_stop_file, environment, STOP_FILE)
 
 
 def make_task(route):

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -408,3 +409,23 @@ def test_locustfile_names_a_refused_connection(tmp_path):
         'LOADTEST_ROUTES': json.dumps(ROUTES[:1]), 'LOADTEST_USER_RPS': '2'}, seconds=2)
     assert totals['failures'] == totals['requests'] > 0
     assert totals['failures_by_kind'] == {'connection_refused': totals['requests']}
+
+
+def test_locustfile_stop_file_ends_the_run_early_with_its_report(tmp_path, site):
+    if importlib.util.find_spec('locust') is None:
+        pytest.skip('locust is not installed (requirements/dev.txt)')
+    stop = tmp_path / 'stop'
+    prefix = str(tmp_path / 'locust')
+    environ = dict(os.environ, LOADTEST_ROUTES=json.dumps(ROUTES[:1]), LOADTEST_USER_RPS='5', LOADTEST_STOP_FILE=str(stop))
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, '-m', 'locust', '-f', LOCUSTFILE, '--headless', '--host',
+                             'http://127.0.0.1:%d' % site, '--users', '2', '--spawn-rate', '2', '--run-time', '120s',
+                             '--csv', prefix, '--only-summary', '--loglevel', 'WARNING'], env=environ,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(3)
+    stop.write_text('stop\n')
+    proc.communicate(timeout=60)
+    # Ended within seconds of the file, not at --run-time, with its CSV written.
+    assert time.monotonic() - started < 30
+    routes, totals = loadtest.read_locust_run(prefix)
+    assert totals['requests'] > 0 and totals['failures'] == 0
