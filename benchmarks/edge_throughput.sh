@@ -9,6 +9,11 @@
 #   2. /static/version.txt served by nginx (from the django_static_files
 #      volume) against the same file served by Django (WhiteNoise) asked
 #      directly. Target: nginx >= 10 x Django.
+#   3. How nginx reaches gunicorn: the name re-resolved per request (what
+#      the roles render: `set $u http://django:8000; proxy_pass $u;`)
+#      against an `upstream` block with a keepalive pool, both over plain
+#      HTTP on bench-only ports (8091, 8092) of a temporary conf.d file,
+#      removed at the end (nginx reloaded both times).
 #
 # wrk runs on the host itself (installed from Debian if missing), so both
 # sides of each pair share the host's CPUs the same way; keep-alive
@@ -60,20 +65,70 @@ print("%.0f %.1f %d" % (rps, p99, (int(bad.group(1)) if bad else 0) + (sum(map(i
 '
 }
 
+nginx=$(on_host docker ps --quiet --filter "label=com.docker.compose.project=$PROJECT" \
+  --filter label=com.docker.compose.service=nginx | head -n 1)
+[ -n "$nginx" ] || die "no running nginx container in project $PROJECT"
+nginx_ip=$(on_host docker inspect --format "{{ (index .NetworkSettings.Networks \"${PROJECT}_frontend\").IPAddress }}" "$nginx")
+conf_dir=$(on_host docker inspect --format '{{ range .Mounts }}{{ if eq .Destination "/etc/nginx/conf.d" }}{{ .Source }}{{ end }}{{ end }}' "$nginx")
+bench_conf="$conf_dir/zz-prodkit-bench.conf"
+cleanup() {
+  on_host sh -c "rm -f '$bench_conf' && docker exec '$nginx' nginx -s reload" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+docker exec -i "$HOST_CONTAINER" sh -c "cat > '$bench_conf'" <<'CONF'
+# Temporary: benchmarks/edge_throughput.sh (removed when it ends).
+upstream prodkit_bench_django {
+    server django:8000;
+    keepalive 32;
+}
+server {
+    listen 8091;
+    access_log off;
+    resolver 127.0.0.11 valid=5s ipv6=off;
+    location / {
+        set $prodkit_bench_django http://django:8000;
+        proxy_pass $prodkit_bench_django;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-Proto https;
+    }
+}
+server {
+    listen 8092;
+    access_log off;
+    location / {
+        proxy_pass http://prodkit_bench_django;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-Proto https;
+    }
+}
+CONF
+on_host docker exec "$nginx" nginx -t -q || die "nginx refused the benchmark's configuration"
+on_host docker exec "$nginx" nginx -s reload
+sleep 2
+
 log "host $HOST_CONTAINER ($cpus CPUs), gunicorn $workers, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s each"
 direct_headers=("Host: $SITE_NAME" "X-Forwarded-Proto: https")
 
-log "1/4 /api/ping through nginx"
+log "1/6 /api/ping through nginx"
 read -r nginx_rps nginx_p99 nginx_bad < <(measure "https://127.0.0.1/api/ping" "Host: $SITE_NAME")
-log "2/4 /api/ping from gunicorn directly"
+log "2/6 /api/ping from gunicorn directly"
 read -r direct_rps direct_p99 direct_bad < <(measure "http://$ip:8000/api/ping" "${direct_headers[@]}")
-log "3/4 /static/version.txt from nginx"
+log "3/6 /static/version.txt from nginx"
 read -r snginx_rps snginx_p99 snginx_bad < <(measure "https://127.0.0.1/static/version.txt" "Host: $SITE_NAME")
-log "4/4 /static/version.txt from Django (WhiteNoise)"
+log "4/6 /static/version.txt from Django (WhiteNoise)"
 read -r sdjango_rps sdjango_p99 sdjango_bad < <(measure "http://$ip:8000/static/version.txt" "${direct_headers[@]}")
+log "5/6 /api/ping through nginx over HTTP, name re-resolved per request"
+read -r resolve_rps resolve_p99 resolve_bad < <(measure "http://$nginx_ip:8091/api/ping" "Host: $SITE_NAME")
+log "6/6 /api/ping through nginx over HTTP, upstream block with keepalive"
+read -r pool_rps pool_p99 pool_bad < <(measure "http://$nginx_ip:8092/api/ping" "Host: $SITE_NAME")
 
 python3 - "$nginx_rps" "$nginx_p99" "$nginx_bad" "$direct_rps" "$direct_p99" "$direct_bad" \
-  "$snginx_rps" "$snginx_p99" "$snginx_bad" "$sdjango_rps" "$sdjango_p99" "$sdjango_bad" <<'EOF'
+  "$snginx_rps" "$snginx_p99" "$snginx_bad" "$sdjango_rps" "$sdjango_p99" "$sdjango_bad" \
+  "$resolve_rps" "$resolve_p99" "$resolve_bad" "$pool_rps" "$pool_p99" "$pool_bad" <<'EOF'
 import sys
 v = sys.argv[1:]
 rows = [
@@ -81,6 +136,8 @@ rows = [
     ("/api/ping gunicorn direct", v[3], v[4], v[5]),
     ("static via nginx (HTTPS)", v[6], v[7], v[8]),
     ("static via Django (WhiteNoise)", v[9], v[10], v[11]),
+    ("nginx HTTP, name per request", v[12], v[13], v[14]),
+    ("nginx HTTP, upstream keepalive", v[15], v[16], v[17]),
 ]
 print("%-32s %10s %10s %8s" % ("", "req/s", "p99 ms", "errors"))
 for name, rps, p99, bad in rows:
@@ -90,4 +147,5 @@ static = float(v[6]) / float(v[9])
 print()
 print("nginx / direct on /api/ping: %.2f x (target >= 0.9)  %s" % (edge, "ok" if edge >= 0.9 else "BELOW TARGET"))
 print("nginx / Django on static:    %.1f x (target >= 10)   %s" % (static, "ok" if static >= 10 else "BELOW TARGET"))
+print("upstream keepalive / name per request (HTTP): %.2f x" % (float(v[15]) / float(v[12])))
 EOF
