@@ -1,11 +1,13 @@
 # prodkit.stack — developer entry points. Everything runs from one virtualenv
 # (.venv) that `make venv` creates from requirements/dev.txt.
 #
-#   make test          lint + sanity + unit + molecule (what CI runs)
-#   make demo          converge the local sandbox host with site.yml
+#   make demo          set up this machine, then converge a local sandbox host with site.yml
+#   make test          set up this machine, then every test (what CI runs)
 #   make demo-destroy  remove the sandbox host
 #
-# Needs: root, Docker running, debootstrap (.ci/run installs and starts them).
+# Needs: a Debian 12 or 13 machine and root. Both commands first run
+# tools/setup-machine.sh, which installs what the machine lacks (docker.io,
+# debootstrap, ...) and starts Docker; run again, it changes nothing.
 
 SHELL        := /bin/bash
 .SHELLFLAGS  := -eu -o pipefail -c
@@ -53,8 +55,16 @@ images: venv ## Build the test bed's images (cached by content hash) and archive
 
 # --- tests -----------------------------------------------------------------
 
+.PHONY: setup-demo setup-test
+setup-demo: ## Install what `make demo` needs on this machine and start Docker (changes nothing when ready)
+	@bash tools/setup-machine.sh demo
+setup-test: ## The same for every test
+	@bash tools/setup-machine.sh test
+
 .PHONY: test
-test: venv ## Run everything CI runs: lint, sanity, unit, build, molecule
+test: ## Set up this machine, then run everything CI runs: lint, sanity, unit, rules, build, molecule, demo-check
+	@bash tools/setup-machine.sh test
+	@$(MAKE) --no-print-directory venv
 	@bash tests/run-all.sh
 
 .PHONY: lint
@@ -103,11 +113,25 @@ molecule: images ## Every molecule scenario, MOLECULE_JOBS (3) at a time (SCENAR
 # SANDBOX_ARGS: extra -e options for the sandbox (container name, ports).
 SANDBOX_ARGS ?=
 
+# What make demo says while it works: the step and the time since it began.
+DEMO_STEP = @printf '\n== make demo [%s, %ss] %s\n' "$(1)" "$$(( $$(date +%s) - $(DEMO_START) ))" "$(2)"
+DEMO_START := $(shell date +%s)
+SANDBOX_NAME = $(or $(patsubst prodkit_sandbox_container=%,%,$(filter prodkit_sandbox_container=%,$(SANDBOX_ARGS))),prodkit-sandbox)
+
 .PHONY: demo
-demo: images ## Start the sandbox host, converge it with site.yml, print a summary
+demo: ## Set up this machine, build the images, start the sandbox host, converge it with site.yml, print where it answers
+	$(call DEMO_STEP,1/4,set up this machine (tools/setup-machine.sh demo))
+	@bash tools/setup-machine.sh demo
+	$(call DEMO_STEP,2/4,the test bed's images (built once and then cached by content hash))
+	@$(MAKE) --no-print-directory images
+	$(call DEMO_STEP,3/4,the sandbox host and site.yml: each role's tasks as they run)
 	ansible-playbook testbed/sandbox.yml -e prodkit_sandbox_state=started $(SANDBOX_ARGS)
 	ansible-playbook site.yml $(SANDBOX_ARGS)
-	ansible-playbook testbed/sandbox.yml -e prodkit_sandbox_state=summary $(SANDBOX_ARGS)
+	$(call DEMO_STEP,4/4,where everything answers)
+	@mkdir -p .testbed/logs && ansible-playbook testbed/sandbox.yml -e prodkit_sandbox_state=summary $(SANDBOX_ARGS) >.testbed/logs/sandbox-summary.log 2>&1 \
+	  || { cat .testbed/logs/sandbox-summary.log; exit 1; }
+	@echo
+	@cat .testbed/summary-$(SANDBOX_NAME).txt
 
 .PHONY: demo-destroy
 demo-destroy: venv ## Remove the sandbox host and its Docker volume

@@ -329,10 +329,36 @@ def image_exists(ref):
                   stderr=subprocess.DEVNULL).returncode == 0
 
 
-def run_logged(cmd, logfile, **kwargs):
-    """Run cmd with its output in logfile; on failure show the log's tail."""
+HEARTBEAT_SECONDS = 30
+
+
+def last_line(logfile, width=100):
+    """The last non-empty line of a log file, shortened: what a build is doing now."""
+    try:
+        with open(logfile, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 4096))
+            lines = [line.strip() for line in handle.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:width] if lines else ""
+
+
+def run_logged(cmd, logfile, heartbeat=HEARTBEAT_SECONDS, **kwargs):
+    """Run cmd with its output in logfile; say every `heartbeat` seconds that
+    it still runs and what it does (no silent minutes); on failure show the
+    log's tail."""
+    started = time.time()
     with open(logfile, "wb") as out:
-        result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False, **kwargs)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, **kwargs)
+        while True:
+            try:
+                proc.wait(timeout=heartbeat)
+                break
+            except subprocess.TimeoutExpired:
+                log("%-20s ... %.0f s: %s" % (os.path.splitext(os.path.basename(logfile))[0], time.time() - started,
+                                              last_line(logfile)))
+    result = proc
     if result.returncode != 0:
         with open(logfile, "rb") as handle:
             tail = handle.read()[-4000:].decode("utf-8", "replace")

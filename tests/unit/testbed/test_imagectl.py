@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -346,3 +347,21 @@ def test_releases_of_one_repository_share_it(bed):
     assert cat.stable_refs("a") + cat.stable_refs("b") == ["prodkit-testbed/web:1.0", "prodkit-testbed/web:1.1"]
     assert cat.hash_ref("a") != cat.hash_ref("b")
     assert cat.hash_ref("b").startswith("prodkit-testbed/b:h-")
+
+
+def test_a_long_build_says_what_it_does_while_it_runs(tmp_path, capsys):
+    # No silent minutes: a heartbeat line with the elapsed time and the
+    # build's last log line, then the result as before.
+    logfile = str(tmp_path / "myimage.log")
+    imagectl.run_logged([sys.executable, "-c", "import time; print('Step 3/7 : RUN apt-get install', flush=True); "
+                         "time.sleep(0.5)"], logfile, heartbeat=0.2)
+    out = capsys.readouterr().out
+    assert "testbed: myimage              ... 0 s: Step 3/7 : RUN apt-get install" in out
+
+
+def test_a_failed_build_still_shows_its_log(tmp_path):
+    logfile = str(tmp_path / "broken.log")
+    with pytest.raises(imagectl.TestbedError) as exc:
+        imagectl.run_logged([sys.executable, "-c", "print('E: Unable to locate package nope'); raise SystemExit(100)"],
+                            logfile, heartbeat=5)
+    assert "failed (exit 100)" in str(exc.value) and "Unable to locate package nope" in str(exc.value)
