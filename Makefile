@@ -23,6 +23,7 @@ export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 
 COLLECTION_LINK := .ansible/collections/ansible_collections/prodkit/stack
+STRATEGY_LINK   := .ansible/plugins/strategy
 SANITY_ROOT     := $(CURDIR)/.testbed/sanity
 SCENARIOS       ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 IMAGECTL        := $(BIN)/python testbed/imagectl.py
@@ -43,8 +44,13 @@ $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn ../../../.. $@
 
+# Mitogen's strategy plugins, where ansible.cfg and molecule look for them.
+$(STRATEGY_LINK): $(VENV)/.installed
+	mkdir -p $(dir $@)
+	ln -sfn "$$($(BIN)/python -c 'import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__))')/plugins/strategy" $@
+
 .PHONY: venv
-venv: $(VENV)/.installed $(COLLECTION_LINK) ## Create the virtualenv and link the checkout as prodkit.stack
+venv: $(VENV)/.installed $(COLLECTION_LINK) $(STRATEGY_LINK) ## Create the virtualenv and link the checkout as prodkit.stack
 
 .PHONY: images
 images: venv ## Build the test bed's images (cached by content hash) and archives
@@ -139,7 +145,7 @@ demo-destroy: venv ## Remove the sandbox host and its Docker volume
 
 # The test stage for the demo: a sandbox of its own (other name, other
 # ports), so that it never touches a developer's running demo.
-DEMO_CHECK_ARGS := -e prodkit_sandbox_container=prodkit-sandbox-check \
+DEMO_CHECK_ARGS := -e prodkit_sandbox_container=prodkit-sandbox-check -e ansible_host=prodkit-sandbox-check \
                    -e prodkit_sandbox_http_port=18080 -e prodkit_sandbox_https_port=18443
 .PHONY: demo-check
 demo-check: images ## `make demo` then `make demo-destroy` on a throw-away sandbox
