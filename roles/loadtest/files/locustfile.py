@@ -109,7 +109,8 @@ def failure_kind(exc):
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in text:
         return "connection refused"
     if any(isinstance(e, ssl.SSLError) for e in chain) or "SSLError" in names:
-        return "tls error: %s" % next((type(e).__name__ for e in reversed(chain) if isinstance(e, ssl.SSLError)), "SSLError")
+        tls = next((type(e).__name__ for e in reversed(chain) if isinstance(e, ssl.SSLError)), "SSLError")
+        return "tls error: %s" % tls
     if any(isinstance(e, (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)) for e in chain):
         return "connection reset"
     if any(isinstance(e, (socket.timeout, TimeoutError)) for e in chain) or "Timeout" in names:
