@@ -117,20 +117,20 @@ def _tables(path):
     return tables
 
 
-def _table_with(path, column):
-    found = [table for table in _tables(path) if column in table[0]]
-    assert len(found) == 1, "%s: expected one table with a %r column, found %d" % (path, column, len(found))
-    return found[0]
+def _column(path, name):
+    """The cells of column `name` in the one table of `path` that has it."""
+    found = [table for table in _tables(path) if name in table[0]]
+    assert len(found) == 1, "%s: expected one table with a %r column, found %d" % (path, name, len(found))
+    header, rows = found[0]
+    return [row[header.index(name)] for row in rows]
 
 
 def test_readme_role_table_lists_exactly_the_roles():
     roles = sorted(name for name in os.listdir(os.path.join(REPO, "roles")) if not name.startswith((".", "_")))
-    header, rows = _table_with(README, "role")
-    column = header.index("role")
     listed = []
-    for row in rows:
-        match = re.fullmatch(r"\[`prodkit\.stack\.(\w+)`\]\(roles/(\w+)/README\.md\)", row[column])
-        assert match, "README role table: %r is not [`prodkit.stack.<role>`](roles/<role>/README.md)" % row[column]
+    for cell in _column(README, "role"):
+        match = re.fullmatch(r"\[`prodkit\.stack\.(\w+)`\]\(roles/(\w+)/README\.md\)", cell)
+        assert match, "README role table: %r is not [`prodkit.stack.<role>`](roles/<role>/README.md)" % cell
         assert match.group(1) == match.group(2), "README role table: %s links to %s's README" % match.groups()
         listed.append(match.group(1))
     assert len(listed) == len(set(listed)), "README role table lists a role twice: %s" % listed
@@ -139,12 +139,10 @@ def test_readme_role_table_lists_exactly_the_roles():
 
 
 def test_readme_layout_table_names_existing_paths():
-    header, rows = _table_with(README, "path")
-    column = header.index("path")
     missing = []
-    for row in rows:
-        paths = re.findall(r"`([^`]+)`", row[column])
-        assert paths, "README layout table: no path in %r" % row[column]
+    for cell in _column(README, "path"):
+        paths = re.findall(r"`([^`]+)`", cell)
+        assert paths, "README layout table: no path in %r" % cell
         missing += [path for path in paths if not os.path.exists(os.path.join(REPO, path))]
     assert not missing, "README layout table names paths that do not exist: %s" % missing
 
