@@ -12,7 +12,7 @@ Executing" lines name the step a run belongs to.
 For each step: wall time, tasks, module runs (results: ok, changed, skipping,
 failed, one per loop item), seconds per module run, and the time per role
 (play-level tasks count as "(playbook)"). This is how the e2e scenario's
-first converge and no-op re-run of site.yml are measured (README: "Timing").
+first converge and no-op re-run of site.yml are measured (CONTRIBUTING.md: "How long site.yml takes").
 """
 
 import argparse
