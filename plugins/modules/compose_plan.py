@@ -128,7 +128,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.prodkit.stack.plugins.module_utils._compose import plan
+from ansible_collections.prodkit.stack.plugins.module_utils._compose_plan import plan
 
 
 class ComposePlanner:

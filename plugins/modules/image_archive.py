@@ -81,7 +81,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.prodkit.stack.plugins.module_utils._compose import archive_images
+from ansible_collections.prodkit.stack.plugins.module_utils._compose_archive import archive_images
 
 
 def main():
