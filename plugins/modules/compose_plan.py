@@ -129,6 +129,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.prodkit.stack.plugins.module_utils._compose_plan import plan
+from ansible_collections.prodkit.stack.plugins.module_utils._env_file import EnvFileError, env_values, parse_env
 
 
 class ComposePlanner:
@@ -159,10 +160,12 @@ class ComposePlanner:
         if os.path.exists(env_file):
             with open(env_file, encoding='utf-8') as handle:
                 text = handle.read()
-            for line in text.splitlines():
-                line = line.strip()
-                if line and not line.startswith('#') and '=' in line:
-                    present.add(line.split('=', 1)[0].replace('export ', '').strip())
+            # Compose's own reading of the file: a quoted value over several
+            # lines holds no keys, a bare KEY (no '=') sets none.
+            try:
+                present = set(key for key, line in env_values(parse_env(text)).items() if line.value is not None)
+            except EnvFileError as exc:
+                self.module.fail_json(msg='Error parsing env file %s: %s' % (env_file, exc))
         missing = [k for k in self.params['placeholder_env'] if k not in present]
         if not missing:
             return env_file, None
