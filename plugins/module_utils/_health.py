@@ -92,10 +92,9 @@ def normalize_checks(url=None, checks=None):
         if kind not in CHECK_TYPES:
             raise ConfigError('Error validating check %s: type must be one of %s' % (label, ', '.join(CHECK_TYPES)))
         if kind == 'http':
-            if not check.get('url'):
-                raise ConfigError('Error validating check %s: an http check needs url' % label)
+            # url is required for an http check (health_check's required_if).
             try:
-                _host_port(check['url'], {'http': 80, 'https': 443})
+                _host_port(check.get('url') or '', {'http': 80, 'https': 443})
             except ValueError:
                 raise ConfigError('Error validating check %s: url must be http:// or https:// with a host' % label)
             check.setdefault('method', 'GET')
@@ -132,15 +131,12 @@ def normalize_checks(url=None, checks=None):
             else:
                 check.setdefault('min_days', 14)
                 default_name = 'tls %s:%s' % (check['host'], check['port'])
+        elif check.get('container'):
+            # container, or project and service, not both: health_check's
+            # required_if, required_together and mutually_exclusive.
+            default_name = 'container %s' % check['container']
         else:
-            if check.get('container') and (check.get('project') or check.get('service')):
-                raise ConfigError('Error validating check %s: give container, or project and service, not both' % label)
-            if check.get('container'):
-                default_name = 'container %s' % check['container']
-            elif check.get('project') and check.get('service'):
-                default_name = 'service %s/%s' % (check['project'], check['service'])
-            else:
-                raise ConfigError('Error validating check %s: a container check needs container, or project and service' % label)
+            default_name = 'service %s/%s' % (check.get('project'), check.get('service'))
         check.setdefault('name', default_name)
         check.setdefault('validate_certs', True)
         result.append(check)

@@ -22,19 +22,22 @@ description:
   - Works before the C(.env) exists (a first deploy in check mode) when O(placeholder_env) names its keys.
 author:
   - prodkit.stack maintainers (@prodkit)
+extends_documentation_fragment:
+  - prodkit.stack.attributes
+  - prodkit.stack.attributes.platform
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads; it runs the same way in check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The plan, one line per service, as a prepared diff. It never contains environment values.
   idempotent:
-    description: When run twice in a row with the same inputs, the second run reports no change.
     support: full
     details: It never changes the host.
+  platform:
+    support: full
+    platforms: posix
 options:
   project:
     description: Compose project name.
