@@ -16,6 +16,8 @@ description:
     retrying each until it passes, runs out of O(retries) or reaches the O(deadline).
   - Returns the result of every check and fails with a message that lists each failed check and why.
   - Needs nothing but Python's standard library on the target; O(checks[].json_query) needs C(jmespath).
+  - V(tls) checks decode the certificate with the Python library C(cryptography) where the target has it (Debian's
+    C(python3-cryptography)), and with a small built-in DER reader otherwise; both report the same fields.
   - Container checks talk to the Docker Engine API over its unix socket (no Docker SDK needed).
   - Works ad hoc, for example C(ansible web1 -m prodkit.stack.health_check -a url=https://app.example.com/healthz).
 author:

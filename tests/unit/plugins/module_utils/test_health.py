@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from ansible_collections.prodkit.stack.plugins.module_utils import _x509
 from ansible_collections.prodkit.stack.plugins.module_utils._health import (
     CheckFailed,
     ConfigError,
@@ -516,7 +517,10 @@ def test_evaluate_certificate(seconds_left, min_days, days_left, error):
 
 
 @needs_cryptography
-def test_tls_check_against_a_real_server(tls_server):
+@pytest.mark.parametrize('with_library', [True, False], ids=['cryptography', 'der-reader'])
+def test_tls_check_against_a_real_server(tls_server, monkeypatch, with_library):
+    # Both ways of decoding: a target without python3-cryptography uses the DER reader.
+    monkeypatch.setattr(_x509, 'HAS_CRYPTOGRAPHY', with_library)
     port, cert, cert_path = tls_server
     base = {'host': '127.0.0.1', 'port': port, 'server_name': 'app.example.com', 'ca_path': cert_path, 'validate_certs': True}
     ok = attempt_tls(dict(base, min_days=1), 2.0)
