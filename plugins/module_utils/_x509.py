@@ -60,6 +60,7 @@ def _utc(cert, name):
 
 
 def _x509_name(name):
+    """``CN=x,O=y`` in the certificate's order, as the DER reader writes it (not RFC 4514's reversed order)."""
     parts = []
     for rdn in name.rdns:
         for attribute in rdn:
@@ -72,15 +73,16 @@ def _x509_name(name):
 
 
 def parse_certificate_cryptography(der):
+    """Decode with ``cryptography``."""
     try:
         cert = x509.load_der_x509_certificate(der)
-    except ValueError as exc:
-        raise CertificateError('cannot decode certificate: %s' % exc)
-    names = []
-    try:
+        # Extensions are decoded on first use: a bad one raises here.
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         san = []
+    except ValueError as exc:
+        raise CertificateError('cannot decode certificate: %s' % exc)
+    names = []
     for entry in san:
         if isinstance(entry, x509.DNSName):
             names.append(entry.value)
