@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.prodkit.stack.plugins.module_utils._compose import StackError, render_stack
+from ansible_collections.prodkit.stack.plugins.module_utils._compose_render import StackError, render_stack
 
 
 def compose_document(services, project, networks=None, volumes=None, dotenv=None, service_defaults=None,

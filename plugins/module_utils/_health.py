@@ -7,9 +7,9 @@
 
 Only the standard library is used on the target: ``http.client`` for HTTP
 and for the Docker Engine API (over its unix socket), ``socket`` for TCP,
-``ssl`` for TLS (the certificate is decoded by the small DER reader below,
-so ``cryptography`` is not needed). ``jmespath`` is imported only when a
-check has a ``json_query``.
+``ssl`` for TLS (the certificate is decoded by ``_x509``: with
+``cryptography`` where it is installed, by a small DER reader otherwise).
+``jmespath`` is imported only when a check has a ``json_query``.
 
 Checks run concurrently, one thread each; every check retries until it
 passes, runs out of retries or would pass the overall deadline. Clock and
@@ -28,6 +28,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote, urlsplit
+
+from ansible_collections.prodkit.stack.plugins.module_utils._x509 import CertificateError, parse_certificate
 
 CHECK_TYPES = ('http', 'tcp', 'container', 'tls')
 MAX_BODY = 1024 * 1024
@@ -92,10 +94,9 @@ def normalize_checks(url=None, checks=None):
         if kind not in CHECK_TYPES:
             raise ConfigError('Error validating check %s: type must be one of %s' % (label, ', '.join(CHECK_TYPES)))
         if kind == 'http':
-            if not check.get('url'):
-                raise ConfigError('Error validating check %s: an http check needs url' % label)
+            # url is required for an http check (health_check's required_if).
             try:
-                _host_port(check['url'], {'http': 80, 'https': 443})
+                _host_port(check.get('url') or '', {'http': 80, 'https': 443})
             except ValueError:
                 raise ConfigError('Error validating check %s: url must be http:// or https:// with a host' % label)
             check.setdefault('method', 'GET')
@@ -132,15 +133,12 @@ def normalize_checks(url=None, checks=None):
             else:
                 check.setdefault('min_days', 14)
                 default_name = 'tls %s:%s' % (check['host'], check['port'])
+        elif check.get('container'):
+            # container, or project and service, not both: health_check's
+            # required_if, required_together and mutually_exclusive.
+            default_name = 'container %s' % check['container']
         else:
-            if check.get('container') and (check.get('project') or check.get('service')):
-                raise ConfigError('Error validating check %s: give container, or project and service, not both' % label)
-            if check.get('container'):
-                default_name = 'container %s' % check['container']
-            elif check.get('project') and check.get('service'):
-                default_name = 'service %s/%s' % (check['project'], check['service'])
-            else:
-                raise ConfigError('Error validating check %s: a container check needs container, or project and service' % label)
+            default_name = 'service %s/%s' % (check.get('project'), check.get('service'))
         check.setdefault('name', default_name)
         check.setdefault('validate_certs', True)
         result.append(check)
@@ -353,125 +351,6 @@ def attempt_container(check, timeout, docker_host):
             raise CheckFailed('Docker API answered %s for container %s' % (status, name))
         statuses.append(container_state(name, inspect))
     return {'status': statuses[0] if len(statuses) == 1 else ', '.join(statuses), 'containers': names}
-
-
-# --------------------------------------------------------------------------
-# A small DER reader: notAfter, issuer and names of an X.509 certificate
-# --------------------------------------------------------------------------
-
-_OID_NAMES = {
-    '2.5.4.3': 'CN', '2.5.4.6': 'C', '2.5.4.7': 'L', '2.5.4.8': 'ST', '2.5.4.10': 'O',
-    '2.5.4.11': 'OU', '1.2.840.113549.1.9.1': 'emailAddress', '0.9.2342.19200300.100.1.25': 'DC',
-}
-_OID_SAN = '2.5.29.17'
-
-
-class CertificateError(Exception):
-    pass
-
-
-def _der_read(data, offset):
-    """Return (tag, content_start, content_end) of the DER element at ``offset``."""
-    if offset + 2 > len(data):
-        raise CertificateError('truncated DER')
-    tag = data[offset]
-    length = data[offset + 1]
-    start = offset + 2
-    if length & 0x80:
-        count = length & 0x7F
-        if count == 0 or count > 4 or start + count > len(data):
-            raise CertificateError('bad DER length')
-        length = int.from_bytes(data[start:start + count], 'big')
-        start += count
-    end = start + length
-    if end > len(data):
-        raise CertificateError('truncated DER')
-    return tag, start, end
-
-
-def _der_children(data, start, end):
-    children = []
-    offset = start
-    while offset < end:
-        tag, cstart, cend = _der_read(data, offset)
-        children.append((tag, cstart, cend))
-        offset = cend
-    return children
-
-
-def _oid(data):
-    first = data[0]
-    parts = [min(first // 40, 2), first - 40 * min(first // 40, 2)]
-    value = 0
-    for byte in data[1:]:
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            parts.append(value)
-            value = 0
-    return '.'.join(str(part) for part in parts)
-
-
-def _der_time(tag, raw):
-    text = raw.decode('ascii')
-    if tag == 0x17:  # UTCTime YYMMDDHHMMSSZ
-        year = int(text[:2])
-        text = ('19' if year >= 50 else '20') + text
-    if not text.endswith('Z'):
-        raise CertificateError('time is not UTC')
-    return datetime.datetime.strptime(text[:14], '%Y%m%d%H%M%S').replace(tzinfo=datetime.timezone.utc)
-
-
-def _name(data, start, end):
-    parts = []
-    for dummy, sstart, send in _der_children(data, start, end):  # SET
-        for dummy2, astart, aend in _der_children(data, sstart, send):  # SEQUENCE
-            oid_el, value_el = _der_children(data, astart, aend)[:2]
-            oid = _oid(data[oid_el[1]:oid_el[2]])
-            value = data[value_el[1]:value_el[2]]
-            try:
-                text = value.decode('utf-16-be') if value_el[0] == 0x1E else value.decode('utf-8')
-            except UnicodeDecodeError:
-                text = value.hex()
-            parts.append('%s=%s' % (_OID_NAMES.get(oid, oid), text))
-    return ','.join(parts)
-
-
-def parse_certificate(der):
-    """Decode ``not_after``, ``not_before``, ``issuer``, ``subject`` and ``names`` (SAN) of a DER certificate."""
-    try:
-        dummy, cstart, cend = _der_read(der, 0)
-        tbs_tag, tstart, tend = _der_children(der, cstart, cend)[0]
-        fields = _der_children(der, tstart, tend)
-        if fields and fields[0][0] == 0xA0:  # [0] version
-            fields = fields[1:]
-        # serial, signature algorithm, issuer, validity, subject, public key, [1], [2], [3]
-        issuer = _name(der, fields[2][1], fields[2][2])
-        validity = _der_children(der, fields[3][1], fields[3][2])
-        not_before = _der_time(validity[0][0], der[validity[0][1]:validity[0][2]])
-        not_after = _der_time(validity[1][0], der[validity[1][1]:validity[1][2]])
-        subject = _name(der, fields[4][1], fields[4][2])
-        names = []
-        for tag, estart, eend in fields[6:]:
-            if tag != 0xA3:
-                continue
-            seq = _der_children(der, estart, eend)[0]
-            for dummy2, xstart, xend in _der_children(der, seq[1], seq[2]):
-                parts = _der_children(der, xstart, xend)
-                if _oid(der[parts[0][1]:parts[0][2]]) != _OID_SAN:
-                    continue
-                octets = parts[-1]
-                san_seq = _der_children(der, octets[1], octets[2])[0]
-                for gtag, gstart, gend in _der_children(der, san_seq[1], san_seq[2]):
-                    raw = der[gstart:gend]
-                    if gtag == 0x82:
-                        names.append(raw.decode('ascii'))
-                    elif gtag == 0x87 and len(raw) == 4:
-                        names.append(socket.inet_ntop(socket.AF_INET, raw))
-                    elif gtag == 0x87 and len(raw) == 16:
-                        names.append(socket.inet_ntop(socket.AF_INET6, raw))
-    except (IndexError, ValueError) as exc:
-        raise CertificateError('cannot decode certificate: %s' % exc)
-    return {'not_after': not_after, 'not_before': not_before, 'issuer': issuer, 'subject': subject, 'names': names}
 
 
 def evaluate_certificate(info, min_days, now):

@@ -22,19 +22,22 @@ description:
   - Works before the C(.env) exists (a first deploy in check mode) when O(placeholder_env) names its keys.
 author:
   - prodkit.stack maintainers (@prodkit)
+extends_documentation_fragment:
+  - prodkit.stack.attributes
+  - prodkit.stack.attributes.platform
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads; it runs the same way in check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The plan, one line per service, as a prepared diff. It never contains environment values.
   idempotent:
-    description: When run twice in a row with the same inputs, the second run reports no change.
     support: full
     details: It never changes the host.
+  platform:
+    support: full
+    platforms: posix
 options:
   project:
     description: Compose project name.
@@ -128,7 +131,8 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.prodkit.stack.plugins.module_utils._compose import plan
+from ansible_collections.prodkit.stack.plugins.module_utils._compose_plan import plan
+from ansible_collections.prodkit.stack.plugins.module_utils._env_file import EnvFileError, env_values, parse_env
 
 
 class ComposePlanner:
@@ -159,10 +163,12 @@ class ComposePlanner:
         if os.path.exists(env_file):
             with open(env_file, encoding='utf-8') as handle:
                 text = handle.read()
-            for line in text.splitlines():
-                line = line.strip()
-                if line and not line.startswith('#') and '=' in line:
-                    present.add(line.split('=', 1)[0].replace('export ', '').strip())
+            # Compose's own reading of the file: a quoted value over several
+            # lines holds no keys, a bare KEY (no '=') sets none.
+            try:
+                present = set(key for key, line in env_values(parse_env(text)).items() if line.value is not None)
+            except EnvFileError as exc:
+                self.module.fail_json(msg='Error parsing env file %s: %s' % (env_file, exc))
         missing = [k for k in self.params['placeholder_env'] if k not in present]
         if not missing:
             return env_file, None

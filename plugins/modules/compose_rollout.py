@@ -35,18 +35,21 @@ description:
     elements with a timeout, so the kernel forgets them even if the run dies half-way.
 author:
   - prodkit.stack maintainers (@prodkit)
+extends_documentation_fragment:
+  - prodkit.stack.attributes
+  - prodkit.stack.attributes.platform
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports the containers that would be replaced and changes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row with the same inputs, the second run reports no change.
     support: none
     details: Every run replaces the containers; that is what it is for (a restart is a rollout of the same release).
+  platform:
+    support: full
+    platforms: posix
 options:
   project:
     description: Compose project name.

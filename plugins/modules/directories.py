@@ -21,17 +21,20 @@ description:
   - An existing path that is not a directory is an error, and nothing is changed after it.
 author:
   - prodkit.stack maintainers (@prodkit)
+extends_documentation_fragment:
+  - prodkit.stack.attributes
+  - prodkit.stack.attributes.platform
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: One before/after entry per directory that is created or whose owner, group or mode changes.
   idempotent:
-    description: When run twice in a row with the same inputs, the second run reports no change.
     support: full
+  platform:
+    support: full
+    platforms: posix
 options:
   paths:
     description:

@@ -27,19 +27,22 @@ description:
     order and unmanaged keys are kept, and the first line becomes C(# Managed by prodkit.stack.env_secrets).
 author:
   - prodkit.stack maintainers (@prodkit)
+extends_documentation_fragment:
+  - prodkit.stack.attributes
+  - prodkit.stack.attributes.platform
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports what would change (keys and a masked diff) and writes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Keys added, changed and removed; secrets are masked, plain O(values) are shown.
   idempotent:
-    description: When run twice in a row with the same inputs, the second run reports no change.
     support: partial
     details: Same inputs give C(changed=false) and leave the file untouched. A run with O(rotate) always changes the file.
+  platform:
+    support: full
+    platforms: posix
 options:
   path:
     description:

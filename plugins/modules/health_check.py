@@ -16,21 +16,26 @@ description:
     retrying each until it passes, runs out of O(retries) or reaches the O(deadline).
   - Returns the result of every check and fails with a message that lists each failed check and why.
   - Needs nothing but Python's standard library on the target; O(checks[].json_query) needs C(jmespath).
+  - V(tls) checks decode the certificate with the Python library C(cryptography) where the target has it (Debian's
+    C(python3-cryptography)), and with a small built-in DER reader otherwise; both report the same fields.
   - Container checks talk to the Docker Engine API over its unix socket (no Docker SDK needed).
   - Works ad hoc, for example C(ansible web1 -m prodkit.stack.health_check -a url=https://app.example.com/healthz).
 author:
   - prodkit.stack maintainers (@prodkit)
+extends_documentation_fragment:
+  - prodkit.stack.attributes
+  - prodkit.stack.attributes.platform
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads, so it runs its checks in check mode too.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row with the same inputs, the second run reports no change.
     support: full
+  platform:
+    support: full
+    platforms: posix
 options:
   url:
     description:
@@ -39,9 +44,9 @@ options:
   checks:
     description:
       - The checks to run. Each has a O(checks[].type) and the options of that type.
+      - Give O(url), O(checks) or both.
     type: list
     elements: dict
-    default: []
     suboptions:
       name:
         description:
@@ -60,7 +65,7 @@ options:
         default: http
       url:
         description:
-          - For V(http), the URL to request (V(http://) or V(https://)). Redirects are not followed.
+          - For V(http), the URL to request (V(http://) or V(https://)); required. Redirects are not followed.
           - For V(tcp) and V(tls), another way to give O(checks[].host) and O(checks[].port) (V(https://host:8443/)).
         type: str
       method:
@@ -114,7 +119,7 @@ options:
         type: int
         default: 14
       container:
-        description: For V(container), name or ID of the container.
+        description: For V(container), name or ID of the container; give it or O(checks[].project), not both.
         type: str
       project:
         description: For V(container), Compose project name; with O(checks[].service).
@@ -304,7 +309,6 @@ def main():
         checks=dict(
             type='list',
             elements='dict',
-            default=[],
             options=dict(
                 name=dict(type='str'),
                 type=dict(type='str', default='http', choices=['http', 'tcp', 'container', 'tls']),
@@ -328,6 +332,7 @@ def main():
             ),
             mutually_exclusive=[('container', 'project'), ('container', 'service')],
             required_together=[('project', 'service')],
+            required_if=[('type', 'http', ('url',)), ('type', 'container', ('container', 'project'), True)],
         ),
         timeout=dict(type='float', default=5),
         retries=dict(type='int'),
@@ -335,7 +340,7 @@ def main():
         deadline=dict(type='float'),
         docker_host=dict(type='str', default='unix:///var/run/docker.sock'),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, required_one_of=[('url', 'checks')], supports_check_mode=True)
     params = module.params
     for option in ('timeout', 'delay', 'deadline'):
         if params[option] is not None and params[option] < 0:

@@ -19,18 +19,21 @@ description:
   - After loading it checks that every reference now has the image ID the archive declared.
 author:
   - prodkit.stack maintainers (@prodkit)
+extends_documentation_fragment:
+  - prodkit.stack.attributes
+  - prodkit.stack.attributes.platform
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports which archives would be loaded and which references would change.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: One line per reference that would change, with the old and new image IDs.
   idempotent:
-    description: When run twice in a row with the same inputs, the second run reports no change.
     support: full
+  platform:
+    support: full
+    platforms: posix
 options:
   path:
     description: Image archives on the target, as written by C(docker save) (plain tar).
@@ -81,7 +84,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.prodkit.stack.plugins.module_utils._compose import archive_images
+from ansible_collections.prodkit.stack.plugins.module_utils._compose_archive import archive_images
 
 
 def main():

@@ -28,17 +28,20 @@ description:
   - It never fails because the service level was missed; it reports it in RV(slo_ok).
 author:
   - prodkit.stack maintainers (@prodkit)
+extends_documentation_fragment:
+  - prodkit.stack.attributes
+  - prodkit.stack.attributes.platform
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: In check mode the report is computed and returned, and nothing is written.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row with the same inputs, the second run reports no change.
     support: full
+  platform:
+    support: full
+    platforms: posix
 options:
   report_dir:
     description: Directory that receives C(summary.json) and C(report.txt). It must exist.

@@ -104,7 +104,12 @@ def test_deadline_stops_retries(capsys, server):
 
 
 @pytest.mark.parametrize('args, message', [
-    (dict(), 'Error validating checks: give url or at least one entry in checks'),
+    (dict(), 'one of the following is required: url, checks'),
+    (dict(checks=[]), 'Error validating checks: give url or at least one entry in checks'),
+    (dict(checks=[{'type': 'http'}]), 'type is http but all of the following are missing: url found in checks'),
+    (dict(checks=[{'type': 'container'}]),
+     'type is container but any of the following are missing: container, project found in checks'),
+    (dict(checks=[{'type': 'container', 'service': 's'}]), 'parameters are required together: project, service found in checks'),
     (dict(url='http://x/', timeout=-1), 'Error validating option timeout: must not be negative'),
     (dict(url='http://x/', retries=-1), 'Error validating option retries: must not be negative'),
     (dict(checks=[{'type': 'container', 'container': 'a', 'project': 'p', 'service': 's'}]),

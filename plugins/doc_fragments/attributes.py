@@ -1,0 +1,35 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) prodkit.stack maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+    """What every prodkit.stack module says about check mode, diff mode and idempotence.
+
+    The descriptions live here, as in community.docker's ``attributes``
+    fragment; each module gives only its ``support:`` level and ``details:``.
+    """
+
+    # Standard documentation fragment
+    DOCUMENTATION = r'''
+options: {}
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+  idempotent:
+    description: When run twice in a row with the same inputs, the second run reports no change.
+'''
+
+    # The systems a module runs on; use together with the standard fragment.
+    PLATFORM = r'''
+options: {}
+attributes:
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+'''
