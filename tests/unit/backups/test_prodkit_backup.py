@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-PROGRAM = ROOT / "roles/backups/files/prodkit-backup"
+PROGRAM = ROOT / "roles/backups/files/prodkit_backup.py"
+WRAPPER = ROOT / "roles/backups/files/prodkit-backup.sh"
 MOCK = Path(__file__).resolve().parent / "mock"
 WRITERS = ["django", "celery"]
 MANIFEST = "public.payments_payment\t300\t0123456789abcdef0123456789abcdef\npublic.uploads\t1\tfedcba9876543210fedcba9876543210\n"
@@ -70,7 +71,9 @@ class Host:
         self.conf.write_text("[backup]\n" + "".join("%s = %s\n" % item for item in values.items()))
 
     def run(self, *args, name="prodkit-backup", **env):
-        environ = dict(os.environ, PATH="%s:%s" % (MOCK, os.environ["PATH"]), FAKE_STATE=str(self.state),
+        # The fakes start with `#!/usr/bin/env python`: this interpreter.
+        path = "%s:%s:%s" % (MOCK, os.path.dirname(sys.executable), os.environ["PATH"])
+        environ = dict(os.environ, PATH=path, FAKE_STATE=str(self.state),
                        PRODKIT_BACKUP_CONF=str(self.conf), PRODKIT_PROGRAM=str(PROGRAM), **env)
         for key in ("RESTIC_REPOSITORY", "RESTIC_PASSWORD"):
             environ.pop(key, None)
@@ -495,6 +498,25 @@ def test_names_and_commands(host, argv, usage):
     proc = host.run(*argv[1:], name=argv[0])
     assert proc.returncode == 0
     assert proc.stdout.startswith(usage)
+
+
+def test_wrapper_passes_the_name_it_is_called_by(tmp_path):
+    # prodkit-backup.sh as installed, pointed at this checkout's program and interpreter.
+    text = WRAPPER.read_text()
+    assert text.startswith("#!/bin/sh\n")
+    assert "exec /usr/bin/python3 -I /usr/local/lib/prodkit/prodkit_backup.py \"$@\"" in text
+    wrapper = tmp_path / "prodkit-backup"
+    wrapper.write_text(text.replace("/usr/bin/python3", sys.executable).replace(
+        "/usr/local/lib/prodkit/prodkit_backup.py", str(PROGRAM)))
+    wrapper.chmod(0o755)
+    for name, usage in (("prodkit-backup", "Usage: prodkit-backup [--json]"),
+                        ("prodkit-restore", "Usage: prodkit-restore [--snapshot"),
+                        ("prodkit-backup-drill", "Usage: prodkit-backup-drill [--run <run id>]")):
+        if name != "prodkit-backup":
+            (tmp_path / name).symlink_to("prodkit-backup")
+        proc = subprocess.run([str(tmp_path / name), "--help"], capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith(usage)
 
 
 def test_not_root(host):

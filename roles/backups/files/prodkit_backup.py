@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """prodkit-backup: back up, restore and drill the Docker Compose stack with restic.
 
     prodkit-backup [run] [--json]
@@ -6,9 +5,10 @@
     prodkit-backup drill [--run <run id>]
     prodkit-backup status [--json]
 
-Installed as /usr/local/sbin/prodkit-backup by prodkit.stack.backups, with
-the links prodkit-restore (= restore) and prodkit-backup-drill (= drill): the
-name it is called by picks the command. Its configuration is the INI file
+Installed by prodkit.stack.backups as /usr/local/lib/prodkit/prodkit_backup.py,
+run by /usr/local/sbin/prodkit-backup (prodkit-backup.sh) and its links
+prodkit-restore (= restore) and prodkit-backup-drill (= drill): the name it
+is called by picks the command. Its configuration is the INI file
 /etc/prodkit/backups/backup.conf that the role renders (PRODKIT_BACKUP_CONF
 names another one); the restic repository and its password are in the
 restic environment file the configuration names (mode 0600).
@@ -694,8 +694,8 @@ class Backup:
         print("prodkit-backup ok: run %s in %d s, %d snapshots in the repository" % (
             self.run_id, now() - self.start, self.snapshot_count))
         for part in self.parts:
-            print("  %-12s %s  %10s  (+%s new)" % (part, self.snap[part][:8], human(self.total[part]),
-                                                  human(self.added[part])))
+            print("  %-12s %s  %10s  (+%s new)"
+                  % (part, self.snap[part][:8], human(self.total[part]), human(self.added[part])))
         if as_json:
             print(json.dumps({"snapshots": {p: self.snap[p] for p in self.parts}, "run": self.run_id}))
 
@@ -904,8 +904,8 @@ class Restore:
                 print("  db     snapshot %s -> database %s (container of service %s)" % (
                     snaps["db"]["id"][:8], db_name, cfg.db_service))
             else:
-                print("  media  snapshot %s -> volume %s (%s)" % (snaps["media"]["id"][:8], cfg.media_volume,
-                                                                 media_path))
+                print("  media  snapshot %s -> volume %s (%s)"
+                      % (snaps["media"]["id"][:8], cfg.media_volume, media_path))
         print("  writer services stopped during the restore and started again: %s" % (" ".join(to_stop) or "none"))
 
     def database(self, cid, snap):
@@ -1018,8 +1018,8 @@ def cmd_restore(argv):
         if restore.stopped and not restore.restart_services() and rc == 0:
             rc = 1
         if rc != 0:
-            log("restore FAILED (exit %d); restored before the failure: %s" % (rc, " ".join(restore.restored)
-                                                                                or "nothing"))
+            log("restore FAILED (exit %d); restored before the failure: %s"
+                % (rc, " ".join(restore.restored) or "nothing"))
         return rc
 
     return guarded(lambda: restore.run(selector), finish)
@@ -1191,7 +1191,7 @@ def read_metrics(path):
     samples = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
+            name, value = line.rsplit(" ", 1) if " " in line else ("", line)
             try:
                 samples[name] = float(value)
             except ValueError:
@@ -1276,9 +1276,10 @@ def on_signal(signum, _frame):
 
 
 def main(argv=None):
+    """argv[0]: the name called (prodkit-backup.sh passes it in PRODKIT_BACKUP_NAME)."""
     global PROG
     argv = list(sys.argv if argv is None else argv)
-    name = os.path.basename(argv[0])
+    name = os.environ.pop("PRODKIT_BACKUP_NAME", "") or os.path.basename(argv[0])
     args = argv[1:]
     if name in ALIASES:
         command = ALIASES[name]
