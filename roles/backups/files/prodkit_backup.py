@@ -754,16 +754,24 @@ def usage_error(name, arg):
     raise Fail("unknown argument '%s'" % arg)
 
 
-def cmd_run(argv):
+def json_option(argv, name):
+    """The arguments of run and status: True/False for --json, None for --help (printed)."""
     as_json = False
     for arg in argv:
         if arg == "--json":
             as_json = True
         elif arg in ("-h", "--help"):
-            sys.stdout.write(USAGE["prodkit-backup"])
-            return 0
+            sys.stdout.write(USAGE[name])
+            return None
         else:
-            usage_error("prodkit-backup", arg)
+            usage_error(name, arg)
+    return as_json
+
+
+def cmd_run(argv):
+    as_json = json_option(argv, "prodkit-backup")
+    if as_json is None:
+        return 0
     require_root(" (it reads the restic secrets and Docker volumes)")
     cfg = Config(config_path())
     # One run at a time (also excludes restore and drill). The lock is taken
@@ -1206,15 +1214,9 @@ def when(stamp):
 
 
 def cmd_status(argv):
-    as_json = False
-    for arg in argv:
-        if arg == "--json":
-            as_json = True
-        elif arg in ("-h", "--help"):
-            sys.stdout.write(USAGE["prodkit-backup status"])
-            return 0
-        else:
-            usage_error("prodkit-backup status", arg)
+    as_json = json_option(argv, "prodkit-backup status")
+    if as_json is None:
+        return 0
     cfg = Config(config_path())
     report = {}
     for name, prefix in (("backup", "prodkit_backup_"), ("drill", "prodkit_backup_drill_")):
