@@ -1,0 +1,528 @@
+"""prodkit-backup (roles/backups/files): run, restore, drill and status
+against fake docker, restic, psql, pg_dump and pg_restore (mock/) first on
+PATH, as prometheus-community's textfile-collector scripts are tested.
+
+The program runs as a separate process, as the timer runs it; only its root
+check is bypassed (os.geteuid reports 0). molecule/backups runs it against
+a real stack, PostgreSQL and restic.
+"""
+
+import fcntl
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+PROGRAM = ROOT / "roles/backups/files/prodkit_backup.py"
+WRAPPER = ROOT / "roles/backups/files/prodkit-backup.sh"
+MOCK = Path(__file__).resolve().parent / "mock"
+WRITERS = ["django", "celery"]
+MANIFEST = "public.payments_payment\t300\t0123456789abcdef0123456789abcdef\npublic.uploads\t1\tfedcba9876543210fedcba9876543210\n"
+# Runs the program under the name given (argv[0] picks the command), as root.
+LAUNCH = """
+import importlib.machinery, importlib.util, os, sys
+loader = importlib.machinery.SourceFileLoader("prodkit_backup", os.environ["PRODKIT_PROGRAM"])
+module = importlib.util.module_from_spec(importlib.util.spec_from_loader("prodkit_backup", loader))
+loader.exec_module(module)
+os.geteuid = lambda: 0
+sys.exit(module.main(sys.argv[1:]))
+"""
+
+
+class Host:
+    """A fake host: a compose project with db, writers and a media volume."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.state = tmp / "state"
+        self.metrics = tmp / "metrics"
+        self.media = self.state / "volumes/myproject_django_media"
+        self.media.mkdir(parents=True)
+        (self.media / "a.txt").write_text("first upload\n")
+        (self.state / "running").write_text("db\n" + "\n".join(WRITERS) + "\nnginx\n")
+        (self.state / "db").write_text("rows of run 1\n")
+        (self.state / "manifest").write_text(MANIFEST)
+        compose = tmp / "opt/myproject"
+        compose.mkdir(parents=True)
+        (compose / "docker-compose.yml").write_text("services: {}\n")
+        (compose / ".env").write_text("SECRET_KEY=x\n")
+        self.lock = tmp / "prodkit-backup.lock"
+        self.env_file = tmp / "restic.env"
+        self.env_file.write_text("RESTIC_REPOSITORY='%s/repo'\nRESTIC_PASSWORD='0123abcd'\nRESTIC_CACHE_DIR='/x'\n" % tmp)
+        self.conf = tmp / "backup.conf"
+        self.write_conf()
+
+    def write_conf(self, **override):
+        values = {
+            "project": "myproject", "compose_dir": self.tmp / "opt/myproject", "db_service": "db",
+            "writer_services": "\n    " + "\n    ".join(WRITERS), "media_volume": "myproject_django_media",
+            "redis_service": "",
+            "config_paths": "\n    %s/opt/myproject/docker-compose.yml\n    %s/opt/myproject/.env" % (self.tmp, self.tmp),
+            "keep_last": 3, "keep_daily": 7, "keep_weekly": 4, "keep_monthly": 6, "check_subset": "5%",
+            "metrics_dir": self.metrics, "env_file": self.env_file, "cache_dir": self.tmp / "cache",
+            "lock_file": self.lock, "state_dir": self.tmp / "lib",
+        }
+        values.update(override)
+        self.conf.write_text("[backup]\n" + "".join("%s = %s\n" % item for item in values.items()))
+
+    def run(self, *args, name="prodkit-backup", **env):
+        # The fakes start with `#!/usr/bin/env python`: this interpreter.
+        path = "%s:%s:%s" % (MOCK, os.path.dirname(sys.executable), os.environ["PATH"])
+        environ = dict(os.environ, PATH=path, FAKE_STATE=str(self.state),
+                       PRODKIT_BACKUP_CONF=str(self.conf), PRODKIT_PROGRAM=str(PROGRAM), **env)
+        for key in ("RESTIC_REPOSITORY", "RESTIC_PASSWORD"):
+            environ.pop(key, None)
+        return subprocess.run([sys.executable, "-c", LAUNCH, name, *args], env=environ, capture_output=True,
+                              text=True, timeout=60, check=False)
+
+    def backup(self, **env):
+        proc = self.run("--json", **env)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.splitlines()[-1])
+
+    def snapshots(self, part=None):
+        repo = json.loads((self.state / "repo.json").read_text())
+        return [s for s in repo["snapshots"] if part is None or part in s["tags"]]
+
+    def calls(self, tool=None):
+        lines = (self.state / "calls.log").read_text().splitlines() if (self.state / "calls.log").exists() else []
+        return [call[1:] for call in map(json.loads, lines) if tool is None or call[0] == tool]
+
+    def metrics_of(self, name="prodkit-backup.prom"):
+        text = (self.metrics / name).read_text()
+        return {line.rsplit(" ", 1)[0]: line.rsplit(" ", 1)[1] for line in text.splitlines()
+                if line and not line.startswith("#")}
+
+    def running(self):
+        return (self.state / "running").read_text().split()
+
+
+@pytest.fixture
+def host(tmp_path):
+    return Host(tmp_path)
+
+
+@pytest.fixture
+def held_lock(host):
+    fd = os.open(host.lock, os.O_WRONLY | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    yield
+    os.close(fd)
+
+
+# --- run ---------------------------------------------------------------------------
+
+
+def test_run_backs_up_every_part_and_writes_metrics(host):
+    proc = host.run("--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert list(result["snapshots"]) == ["db", "db-manifest", "media", "config"]
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{4}", result["run"])
+    assert proc.stdout.startswith("prodkit-backup ok: run %s in " % result["run"])
+    assert re.search(r"(?m)^  db-manifest  [0-9a-f]{8}  +\d+B  \(\+\d+B new\)$", proc.stdout)
+    # A new repository is created only because `cat config` said "does not exist" (10).
+    assert ["init"] in host.calls("restic")
+    assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ prodkit-backup: run %s$" % result["run"], proc.stderr, re.M)
+
+    for part, snapshot_id in result["snapshots"].items():
+        (snap,) = [s for s in host.snapshots(part) if s["id"] == snapshot_id]
+        assert snap["tags"] == ["prodkit", part, "run:" + result["run"]]
+    # The dump is pg_dump's output, taken in the exported snapshot; the manifest has its header.
+    (dump,) = host.snapshots("db")
+    assert dump["paths"] == ["/myproject-db.dump"]
+    assert ["-Fc", "-Z0", "--snapshot=00000003-0000001B-1", "-U", "app", "-d", "app"] in host.calls("pg_dump")
+    (manifest,) = host.snapshots("db-manifest")
+    manifest_text = subprocess.run([str(MOCK / "restic"), "dump", manifest["id"], "x"], capture_output=True,
+                                   text=True, check=True, env=dict(os.environ, FAKE_STATE=str(host.state),
+                                                                   RESTIC_REPOSITORY="r", RESTIC_PASSWORD="p")).stdout
+    assert manifest_text == "# prodkit-db-manifest v1\trun=%s\tdb=app\tpg_snapshot=00000003-0000001B-1\n%s" % (
+        result["run"], MANIFEST)
+    # The session took the locks and ran the manifest inside its REPEATABLE READ transaction.
+    sql = (host.state / "psql.sql").read_text()
+    assert sql.index("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;") < sql.index("LOCK TABLE ONLY") < sql.index(
+        "hashtextextended") < sql.index("COMMIT;")
+
+    # Retention per part, prune, check.
+    forgets = [c for c in host.calls("restic") if c[0] == "forget"]
+    assert [c[3] for c in forgets] == ["prodkit,db", "prodkit,db-manifest", "prodkit,media", "prodkit,config"]
+    assert forgets[0][4:] == ["--group-by", "host", "--keep-last", "3", "--keep-daily", "7", "--keep-weekly", "4",
+                              "--keep-monthly", "6"]
+    assert ["prune", "--quiet"] in host.calls("restic")
+    assert ["check", "--read-data-subset=5%"] in host.calls("restic")
+
+    metrics = host.metrics_of()
+    assert metrics["prodkit_backup_success"] == "1"
+    assert metrics["prodkit_backup_last_success_timestamp_seconds"] == metrics["prodkit_backup_last_run_timestamp_seconds"]
+    assert metrics["prodkit_backup_snapshot_count"] == "4"
+    assert int(metrics["prodkit_backup_repository_size_bytes"]) > 0
+    assert int(metrics['prodkit_backup_size_bytes{part="media"}']) > 0
+    assert set(k for k in metrics if k.startswith("prodkit_backup_added_bytes")) == {
+        'prodkit_backup_added_bytes{part="%s"}' % p for p in ("db", "db-manifest", "media", "config")}
+    assert oct((host.metrics / "prodkit-backup.prom").stat().st_mode & 0o777) == "0o644"
+    assert not list(host.metrics.glob(".*")), "a temporary metrics file was left behind"
+
+
+def test_second_run_does_not_init_again(host):
+    host.backup()
+    host.backup()
+    assert [c for c in host.calls("restic") if c[0] == "init"] == [["init"]]
+    assert len(host.snapshots("db")) == 2
+
+
+def test_redis_part_when_configured(host):
+    # redis-cli (mock/) runs through the fake docker exec, as in the container.
+    host.write_conf(redis_service="redis")
+    (host.state / "running").write_text("db\nredis\n")
+    (host.state / "redis").mkdir()
+    (host.state / "redis/dump.rdb").write_text("REDIS0011 data\n")
+    result = host.backup()
+    assert list(result["snapshots"]) == ["db", "db-manifest", "media", "config", "redis"]
+    (snap,) = host.snapshots("redis")
+    assert snap["paths"] == ["/myproject-redis.rdb"]
+    assert ["BGSAVE", "SCHEDULE"] in host.calls("redis-cli")
+    assert ["prodkit,redis"] == [c[3] for c in host.calls("restic") if c[0] == "forget"][-1:]
+
+
+def test_redis_bgsave_that_fails(host):
+    host.write_conf(redis_service="redis")
+    (host.state / "running").write_text("db\nredis\n")
+    proc = host.run(FAKE_RC_REDIS_BGSAVE="1")
+    assert proc.returncode == 1
+    assert "redis BGSAVE failed: ERR" in proc.stderr
+    assert "FAILED in step 'redis' (exit 1); run " in proc.stderr
+    assert host.metrics_of()["prodkit_backup_success"] == "0"
+
+
+def test_killed_dump_records_no_snapshot_and_fails(host):
+    first = host.backup()
+    first_success = host.metrics_of()["prodkit_backup_last_success_timestamp_seconds"]
+    (host.state / "pg_dump-dies").touch()
+    proc = host.run()
+    assert proc.returncode == 1
+    assert "restic backup of 'db' failed (exit 1); see the messages above" in proc.stderr
+    assert "FAILED in step 'db' (exit 1); run " in proc.stderr
+    assert "made: no snapshot" in proc.stderr
+    # Only the first run's dump is in the repository: the half dump left nothing.
+    assert [s["id"] for s in host.snapshots("db")] == [first["snapshots"]["db"]]
+    assert len(host.snapshots()) == 4
+    metrics = host.metrics_of()
+    assert metrics["prodkit_backup_success"] == "0"
+    assert metrics["prodkit_backup_last_success_timestamp_seconds"] == first_success
+    assert "prodkit_backup_snapshot_count" not in metrics
+
+
+@pytest.mark.parametrize("rc", [1, 11, 12])
+def test_repository_that_does_not_open_is_never_initialised(host, rc):
+    proc = host.run(FAKE_RC_CAT=str(rc))
+    assert proc.returncode == 1
+    assert ("cannot open the restic repository (restic exit %d; 12 = wrong password, 11 = locked)" % rc) in proc.stderr
+    assert "Fatal: fake restic cat fails" in proc.stderr
+    assert [c for c in host.calls("restic") if c[0] != "cat"] == []
+    assert host.metrics_of()["prodkit_backup_success"] == "0"
+    assert "FAILED in step 'repository'" in proc.stderr
+
+
+def test_unreadable_files_exit_3_fail_the_run(host):
+    host.backup()
+    proc = host.run(FAKE_RC_BACKUP_MEDIA="3")
+    assert proc.returncode == 1
+    assert "restic backup of 'media' could not read some files (exit 3): the snapshot is incomplete" in proc.stderr
+    assert "FAILED in step 'media' (exit 1); run " in proc.stderr
+    assert "made: db db-manifest" in proc.stderr
+    metrics = host.metrics_of()
+    assert metrics["prodkit_backup_success"] == "0"
+    # The parts made before the failure are in the failure metrics.
+    assert 'prodkit_backup_size_bytes{part="db"}' in metrics
+    assert 'prodkit_backup_size_bytes{part="media"}' not in metrics
+
+
+@pytest.mark.parametrize("rc", [1, 11])
+def test_retention_failure_exits_with_restics_code(host, rc):
+    proc = host.run(FAKE_RC_FORGET=str(rc))
+    assert proc.returncode == rc
+    assert "FAILED in step 'retention' (exit %d)" % rc in proc.stderr
+    assert host.metrics_of()["prodkit_backup_success"] == "0"
+
+
+def test_check_failure(host):
+    proc = host.run(FAKE_RC_CHECK="1")
+    assert proc.returncode == 1
+    assert "restic check found a problem in the repository" in proc.stderr
+    assert host.metrics_of()["prodkit_backup_success"] == "0"
+
+
+def test_stats_failure_only_leaves_out_the_size(host):
+    proc = host.run(FAKE_RC_STATS="1")
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: restic stats failed" in proc.stderr
+    metrics = host.metrics_of()
+    assert metrics["prodkit_backup_success"] == "1"
+    assert "prodkit_backup_repository_size_bytes" not in metrics
+
+
+def test_manifest_query_that_fails(host):
+    proc = host.run(FAKE_RC_PSQL_MANIFEST="3")
+    assert proc.returncode == 1
+    assert "psql ended while computing the manifest" in proc.stderr
+    assert host.snapshots("db-manifest") == []
+
+
+def test_db_not_running(host):
+    (host.state / "running").write_text("django\n")
+    proc = host.run()
+    assert proc.returncode == 1
+    assert "service 'db' of compose project 'myproject' has no running container: start it" in proc.stderr
+
+
+def test_lock_held_exits_75_and_keeps_the_metrics(host, held_lock):
+    proc = host.run("--json")
+    assert proc.returncode == 75
+    assert ("ERROR: another prodkit-backup, prodkit-restore or prodkit-backup-drill is running (lock %s is held)"
+            % host.lock) in proc.stderr
+    assert proc.stdout == ""
+    assert not host.metrics.exists()
+    assert host.calls("restic") == []
+
+
+def test_no_restic_secrets(host):
+    host.env_file.write_text("RESTIC_REPOSITORY='/r'\n")
+    proc = host.run()
+    assert proc.returncode == 1
+    assert "RESTIC_PASSWORD is not set in %s" % host.env_file in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["--bogus"], ["run", "--bogus"]])
+def test_unknown_argument(host, args):
+    proc = host.run(*args)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Usage: prodkit-backup [--json]")
+    assert "ERROR: unknown argument '--bogus'" in proc.stderr
+
+
+# --- restore -----------------------------------------------------------------------
+
+
+def test_restore_an_older_run_by_id(host):
+    first = host.backup()
+    (host.state / "db").write_text("rows of run 2\n")
+    (host.media / "b.txt").write_text("second upload\n")
+    (host.media / "a.txt").write_text("changed\n")
+    second = host.backup()
+    assert second["run"] != first["run"]
+
+    proc = host.run("--snapshot", first["run"], "--yes", name="prodkit-restore")
+    assert proc.returncode == 0, proc.stderr
+    # The database and the media are the FIRST run's, not the latest.
+    assert (host.state / "restored-app_restoring").read_text() == "rows of run 1\n"
+    assert sorted(p.name for p in host.media.iterdir()) == ["a.txt"]
+    assert (host.media / "a.txt").read_text() == "first upload\n"
+    assert "ended 0 session(s)" in proc.stdout
+    assert "prodkit-restore ok: run %s" % first["run"] in proc.stdout
+    assert "  db     snapshot %s -> database app (container of service db)" % first["snapshots"]["db"][:8] in proc.stdout
+    assert "  media  snapshot %s -> volume myproject_django_media" % first["snapshots"]["media"][:8] in proc.stdout
+    assert proc.stdout.splitlines()[-1] == "  writer services stopped during the restore and started again: django celery"
+    # Writers stopped before, started after; the new database replaced the old one.
+    docker = host.calls("docker")
+    stop = docker.index(["compose", "--project-name", "myproject", "--project-directory",
+                         str(host.tmp / "opt/myproject"), "stop", "django", "celery"])
+    start = next(i for i, c in enumerate(docker) if "start" in c)
+    restore = next(i for i, c in enumerate(docker) if "pg_restore" in c)
+    assert stop < restore < start
+    assert sorted(host.running()) == sorted(["db", "nginx", *WRITERS])
+    sql = (host.state / "psql.sql").read_text()
+    assert 'ALTER DATABASE :"tmp" RENAME TO :"db";' in sql
+
+
+def test_restore_latest_and_by_snapshot_id(host):
+    host.backup()
+    (host.state / "db").write_text("rows of run 2\n")
+    second = host.backup()
+    proc = host.run("--yes", "--what", "db", name="prodkit-restore")
+    assert proc.returncode == 0, proc.stderr
+    assert "prodkit-restore ok: run %s" % second["run"] in proc.stdout
+    assert (host.state / "restored-app_restoring").read_text() == "rows of run 2\n"
+    # A snapshot id (a prefix) names its run; "run:<id>" works too.
+    proc = host.run("--snapshot=%s" % second["snapshots"]["db-manifest"][:10], "--what=db", "--yes",
+                    name="prodkit-restore")
+    assert "prodkit-restore ok: run %s" % second["run"] in proc.stdout
+    proc = host.run("restore", "--snapshot", "run:" + second["run"], "--what", "db", "--yes")
+    assert "prodkit-restore ok: run %s" % second["run"] in proc.stdout
+
+
+def test_restore_of_a_dump_that_fails_starts_the_writers_again(host):
+    host.backup()
+    proc = host.run("--yes", name="prodkit-restore", FAKE_RC_PG_RESTORE="1")
+    assert proc.returncode == 1
+    assert "pg_restore failed (see above); the database 'app' was NOT changed" in proc.stderr
+    assert "restore FAILED (exit 1); restored before the failure: nothing" in proc.stderr
+    assert "starting again: celery django" in proc.stderr
+    assert sorted(host.running()) == sorted(["db", "nginx", *WRITERS])
+    sql = (host.state / "psql.sql").read_text()
+    assert sql.count('DROP DATABASE IF EXISTS :"tmp" WITH (FORCE);') == 2
+    assert 'DROP DATABASE IF EXISTS :"db"' not in sql
+
+
+def test_restore_when_the_writers_do_not_start_again(host):
+    host.backup()
+    proc = host.run("--yes", "--what", "db", name="prodkit-restore", FAKE_RC_COMPOSE_START="1")
+    assert proc.returncode == 1
+    assert "could not start celery django: start them by hand" in proc.stderr
+    assert "the restore itself succeeded (db), but services did not start again" in proc.stderr
+    assert "restore FAILED (exit 1); restored before the failure: db" in proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "refusing to restore without --yes: this replaces the current database and media of the stack"),
+    (["--what", "db"], "refusing to restore without --yes: this replaces the current db of the stack"),
+    (["--what", "all", "--yes"], "--what must be db, media or both, not 'all'"),
+    (["--snapshot", "a b", "--yes"], "--snapshot 'a b' is not a run id or snapshot id"),
+    (["--snapshot"], "--snapshot needs a value"),
+    (["--snapshot", "nosuchrun", "--yes"], "cannot resolve --snapshot 'nosuchrun' (see above)"),
+])
+def test_restore_refuses(host, args, message):
+    host.backup()
+    proc = host.run(*args, name="prodkit-restore")
+    assert proc.returncode == 1
+    assert "ERROR: " + message in proc.stderr
+    assert [c for c in host.calls("docker") if c[0] == "compose"] == []
+
+
+def test_restore_with_the_lock_held(host, held_lock):
+    proc = host.run("--yes", name="prodkit-restore")
+    assert proc.returncode == 1
+    assert "a backup, restore or drill is running (lock %s is held)" % host.lock in proc.stderr
+
+
+# --- drill ---------------------------------------------------------------------------
+
+
+def test_drill_ok(host):
+    first = host.backup()
+    second = host.backup()
+    proc = host.run(name="prodkit-backup-drill")
+    assert proc.returncode == 0, proc.stderr
+    assert re.fullmatch(r"drill ok: 2 tables, 301 rows \(run %s, dump %s, restored in \d+ s\)\n" % (
+        second["run"], second["snapshots"]["db"][:8]), proc.stdout)
+    assert (host.state / "restored-app_drill").read_text() == "rows of run 1\n"
+    metrics = host.metrics_of("prodkit-backup-drill.prom")
+    assert metrics["prodkit_backup_drill_success"] == "1"
+    assert metrics["prodkit_backup_drill_rows"] == "301"
+    # The scratch database is dropped at the end.
+    assert (host.state / "psql.sql").read_text().splitlines()[-1] == 'postgres: DROP DATABASE IF EXISTS :"drill" WITH (FORCE);'
+    proc = host.run("drill", "--run", "run:" + first["run"])
+    assert "(run %s, dump %s," % (first["run"], first["snapshots"]["db"][:8]) in proc.stdout
+
+
+def test_drill_finds_a_difference(host):
+    host.backup()
+    (host.state / "drill-manifest").write_text(MANIFEST.replace("\t300\t", "\t299\t"))
+    proc = host.run(name="prodkit-backup-drill")
+    assert proc.returncode == 1
+    assert "the restored database differs from the manifest of run" in proc.stderr
+    assert ("  public.payments_payment: manifest 300 rows / checksum 0123456789abcdef0123456789abcdef, "
+            "restored 299 rows / checksum 0123456789abcdef0123456789abcdef") in proc.stderr
+    assert "drill FAILED (exit 1)" in proc.stderr
+    metrics = host.metrics_of("prodkit-backup-drill.prom")
+    assert metrics["prodkit_backup_drill_success"] == "0"
+    assert metrics["prodkit_backup_drill_rows"] == "0"
+    assert metrics["prodkit_backup_drill_last_success_timestamp_seconds"] == "0"
+    assert (host.state / "psql.sql").read_text().splitlines()[-1] == 'postgres: DROP DATABASE IF EXISTS :"drill" WITH (FORCE);'
+
+
+def test_drill_of_a_dump_that_does_not_restore(host):
+    host.backup()
+    proc = host.run(name="prodkit-backup-drill", FAKE_RC_PG_RESTORE="1")
+    assert proc.returncode == 1
+    assert "the backup does NOT restore" in proc.stderr
+
+
+def test_drill_without_backups(host):
+    proc = host.run(name="prodkit-backup-drill", )
+    assert proc.returncode == 1
+    # No repository yet: restic snapshots fails (10).
+    assert "cannot list the snapshots" in proc.stderr
+    host.run()  # creates the repository
+    (host.state / "repo.json").write_text('{"snapshots": []}')
+    proc = host.run(name="prodkit-backup-drill")
+    assert "no run with a db dump and a manifest: run prodkit-backup first" in proc.stderr
+    assert "ERROR: no run to drill (see above)" in proc.stderr
+
+
+def test_drill_waits_for_the_lock_then_gives_up(host, held_lock):
+    proc = host.run(name="prodkit-backup-drill", PRODKIT_DRILL_LOCK_WAIT="1")
+    assert proc.returncode == 1
+    assert "a backup or restore still holds %s after 1s: retry when it has finished" % host.lock in proc.stderr
+
+
+# --- status and names -----------------------------------------------------------------
+
+
+def test_status(host):
+    proc = host.run("status")
+    assert proc.returncode == 1
+    assert "backup never ran" in proc.stdout
+    host.backup()
+    proc = host.run("status")
+    assert proc.returncode == 0, proc.stdout
+    assert re.search(r"(?m)^backup last run \S+Z ok in \d+ s, last success \S+Z, 4 snapshots$", proc.stdout)
+    assert "drill  never ran" in proc.stdout
+    host.run(name="prodkit-backup-drill")
+    (host.state / "pg_dump-dies").touch()
+    host.run()
+    proc = host.run("status", "--json")
+    assert proc.returncode == 1
+    report = json.loads(proc.stdout)
+    assert report["ok"] is False
+    assert report["backup"]["success"] is False
+    assert report["backup"]["last_success"] > 0
+    assert report["drill"]["success"] is True
+    assert report["drill"]["rows"] == 301
+
+
+@pytest.mark.parametrize("argv, usage", [
+    (["prodkit-restore", "--help"], "Usage: prodkit-restore [--snapshot"),
+    (["prodkit-backup", "restore", "--help"], "Usage: prodkit-restore [--snapshot"),
+    (["prodkit-backup-drill", "--help"], "Usage: prodkit-backup-drill [--run <run id>]"),
+    (["prodkit-backup", "drill", "-h"], "Usage: prodkit-backup-drill [--run <run id>]"),
+    (["prodkit-backup", "--help"], "Usage: prodkit-backup [--json]"),
+    (["prodkit-backup", "run", "--help"], "Usage: prodkit-backup [--json]"),
+    (["prodkit-backup", "status", "--help"], "Usage: prodkit-backup status [--json]"),
+])
+def test_names_and_commands(host, argv, usage):
+    proc = host.run(*argv[1:], name=argv[0])
+    assert proc.returncode == 0
+    assert proc.stdout.startswith(usage)
+
+
+def test_wrapper_passes_the_name_it_is_called_by(tmp_path):
+    # prodkit-backup.sh as installed, pointed at this checkout's program and interpreter.
+    text = WRAPPER.read_text()
+    assert text.startswith("#!/bin/sh\n")
+    assert "exec /usr/bin/python3 -I /usr/local/lib/prodkit/prodkit_backup.py \"$@\"" in text
+    wrapper = tmp_path / "prodkit-backup"
+    wrapper.write_text(text.replace("/usr/bin/python3", sys.executable).replace(
+        "/usr/local/lib/prodkit/prodkit_backup.py", str(PROGRAM)))
+    wrapper.chmod(0o755)
+    for name, usage in (("prodkit-backup", "Usage: prodkit-backup [--json]"),
+                        ("prodkit-restore", "Usage: prodkit-restore [--snapshot"),
+                        ("prodkit-backup-drill", "Usage: prodkit-backup-drill [--run <run id>]")):
+        if name != "prodkit-backup":
+            (tmp_path / name).symlink_to("prodkit-backup")
+        proc = subprocess.run([str(tmp_path / name), "--help"], capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith(usage)
+
+
+def test_not_root(host):
+    environ = dict(os.environ, PRODKIT_BACKUP_CONF=str(host.conf))
+    proc = subprocess.run([sys.executable, str(PROGRAM)], env=environ, capture_output=True, text=True, check=False)
+    if os.geteuid() == 0:
+        pytest.skip("runs as root")
+    assert proc.returncode == 1
+    assert "must run as root (it reads the restic secrets and Docker volumes): use sudo" in proc.stderr
