@@ -79,6 +79,8 @@ import configparser
 import contextlib
 import datetime
 import fcntl
+import importlib.machinery
+import importlib.util
 import itertools
 import json
 import os
@@ -298,21 +300,37 @@ class Config:
         except OSError as exc:
             raise Fail("cannot read the restic environment %s: apply the prodkit.stack.backups role"
                        % self.env_file) from exc
+        parser = env_file_parser()
+        try:
+            entries = parser.env_values(parser.parse_env(text))
+        except parser.EnvFileError as exc:
+            raise Fail("cannot read the restic environment %s: %s" % (self.env_file, exc)) from exc
         env = dict(os.environ)
-        for line in text.splitlines():
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            line = line.removeprefix("export ").lstrip()
-            name, sep, value = line.partition("=")
-            if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
-                continue
-            env[name] = "".join(shlex.split(value, comments=True))
+        env.update({key: line.value for key, line in entries.items() if line.value is not None})
         env["RESTIC_CACHE_DIR"] = self.cache_dir
         return env
 
 
 # --- shared pieces -------------------------------------------------------------
+
+
+def env_file_parser():
+    """The collection's .env parser (plugins/module_utils/_env_file.py, stdlib only).
+
+    The one reader of env files that env_secrets writes, as Compose reads
+    them (quotes, escapes, interpolation). The role installs it next to this
+    program; in a checkout it is found where the collection keeps it.
+    """
+    here = os.path.dirname(os.path.realpath(__file__))
+    for directory in (here, os.path.join(here, "..", "..", "..", "plugins", "module_utils")):
+        path = os.path.join(directory, "_env_file.py")
+        if os.path.isfile(path):
+            loader = importlib.machinery.SourceFileLoader("prodkit_env_file", path)
+            module = importlib.util.module_from_spec(importlib.util.spec_from_loader("prodkit_env_file", loader))
+            loader.exec_module(module)
+            return module
+    raise Fail("%s/_env_file.py is missing: apply the prodkit.stack.backups role" % here)
+
 
 
 def require_root(why=""):

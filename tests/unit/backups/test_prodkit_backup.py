@@ -8,6 +8,8 @@ a real stack, PostgreSQL and restic.
 """
 
 import fcntl
+import importlib.machinery
+import importlib.util
 import json
 import os
 import re
@@ -526,3 +528,28 @@ def test_not_root(host):
         pytest.skip("runs as root")
     assert proc.returncode == 1
     assert "must run as root (it reads the restic secrets and Docker volumes): use sudo" in proc.stderr
+
+
+def test_restic_env_read_as_env_secrets_writes_it(host):
+    # env_secrets double-quotes a value with a ' in it and escapes its $: the
+    # program reads the file with the collection's own parser, not a shell's
+    # or shlex's idea of it (shlex kept the backslash).
+    program = load_program()
+    host.env_file.write_text(
+        "RESTIC_REPOSITORY='/r'\n"
+        "# a comment\n"
+        "RESTIC_PASSWORD=\"it's \\$ecret\"\n"
+        "export RESTIC_CACHE_DIR=/x\n")
+    env = program.Config(str(host.conf)).restic_env()
+    assert env["RESTIC_PASSWORD"] == "it's $ecret"
+    assert env["RESTIC_REPOSITORY"] == "/r"
+    host.env_file.write_text("RESTIC_PASSWORD='never closed\n")
+    with pytest.raises(program.Fail, match="opens a quoted value that is never closed"):
+        program.Config(str(host.conf)).restic_env()
+
+
+def load_program():
+    loader = importlib.machinery.SourceFileLoader("prodkit_backup_under_test", str(PROGRAM))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("prodkit_backup_under_test", loader))
+    loader.exec_module(module)
+    return module
