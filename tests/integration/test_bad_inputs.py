@@ -100,7 +100,7 @@ def _run(inventory, playbook):
 
 @pytest.fixture(scope="module")
 def bad_run(tmp_path_factory):
-    hosts = {name: {variable: value} for name, (variable, value, _) in CASES.items()}
+    hosts = {name: {case[0]: case[1]} for name, case in CASES.items()}
     inventory = _inventory(tmp_path_factory.mktemp("bad_inputs"), hosts)
     return _run(inventory, "site.yml")
 
@@ -121,7 +121,7 @@ def test_every_case_stops_site_yml_in_its_first_play(bad_run):
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_value_is_refused_with_its_name(bad_run, case):
-    _, report = bad_run
+    report = bad_run[1]
     variable, value, expected = CASES[case]
     stats = report["stats"][case]
     assert (stats["failures"], stats["changed"]) == (1, 0), stats
