@@ -63,12 +63,20 @@ def table(role_dir):
         return "This role takes no variables yet."
     lines = ["| variable | type | default | description |", "| --- | --- | --- | --- |"]
     for name in sorted(options):
-        spec = options[name]
-        description = spec.get("description", "")
-        if isinstance(description, list):
-            description = " ".join(description)
-        lines.append("| `%s` | %s | %s | %s |" % (name, _cell(_type(spec)), _default(name, spec, defaults), _cell(description)))
+        _rows(lines, name, options[name], _default(name, options[name], defaults))
     return "\n".join(lines)
+
+
+def _rows(lines, name, spec, default):
+    # A dict's keys (sub-options) follow it as `name.key`, a list of dicts' as `name[].key`.
+    description = spec.get("description", "")
+    if isinstance(description, list):
+        description = " ".join(description)
+    lines.append("| `%s` | %s | %s | %s |" % (name, _cell(_type(spec)), default, _cell(description)))
+    prefix = name + ("[]." if spec.get("type") == "list" else ".")
+    for key in sorted(spec.get("options") or {}):
+        sub = spec["options"][key]
+        _rows(lines, prefix + key, sub, _default(key, sub, {key: sub["default"]} if "default" in sub else {}))
 
 
 def render(readme_text, role_dir):
