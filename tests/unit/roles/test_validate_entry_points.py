@@ -9,7 +9,20 @@ import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 ROLES_DIR = os.path.join(REPO, "roles")
-ROLES = sorted(name for name in os.listdir(ROLES_DIR) if not name.startswith(("_", ".")))
+ALL_ROLES = sorted(name for name in os.listdir(ROLES_DIR) if not name.startswith(("_", ".")))
+# Roles with inputs to check: every role but the internal ones that only
+# hold defaults for others (common: the stack's identity, derived).
+INTERNAL = {"common"}
+ROLES = [role for role in ALL_ROLES if role not in INTERNAL]
+
+
+@pytest.mark.parametrize("role", sorted(INTERNAL))
+def test_internal_roles_only_hold_defaults(role):
+    # Nothing to validate because nothing runs: its tasks are a no-op.
+    with open(os.path.join(ROLES_DIR, role, "tasks", "main.yml"), encoding="utf-8") as handle:
+        tasks = yaml.safe_load(handle)
+    assert [task.get("ansible.builtin.meta") for task in tasks] == ["noop"]
+    assert sorted(os.listdir(os.path.join(ROLES_DIR, role, "tasks"))) == ["main.yml"]
 
 # Dicts whose keys are names the operator chooses (a map), or documents
 # passed through as given and checked by their own tool (Compose, dockerd,
