@@ -53,7 +53,8 @@ def code_lines(role, roles_dir=ROLES_DIR):
 
 
 def violations(role, owner, owned, roles_dir=ROLES_DIR):
-    under_dir = re.compile(r"(%s)\s*(\}\}\s*/|~\s*['\"]/)" % "|".join(owned["dir_vars"]))
+    # <dir var> }}/x, <dir var> ~ '/x', and the same from its parent (| dirname).
+    under_dir = re.compile(r"(%s)(\s*\|\s*dirname)?\s*(\}\}\s*/|~\s*['\"]/)" % "|".join(owned["dir_vars"]))
     file_names = re.compile(r"(?<![\w.-])(%s)(?![\w.-])" % "|".join(re.escape(f) for f in owned["files"]))
     commands = re.compile("|".join(owned["commands"]))
     found = []
@@ -87,9 +88,10 @@ def test_the_check_sees_a_role_reaching_in(tmp_path):
         "- ansible.builtin.slurp:\n    src: \"{{ compose_stack_nginx_conf_dir }}/site.conf\"\n"
         "- ansible.builtin.file:\n    path: /opt/x/nginx/conf.d/default.conf\n    state: absent\n"
         "- ansible.builtin.command: docker compose exec -T nginx nginx -s reload\n"
+        "- ansible.builtin.file:\n    path: \"{{ compose_stack_nginx_conf_dir | dirname }}/tls\"\n"
         "# a comment naming site.conf is not code\n")
     found = violations("intruder", "nginx_certbot", OWNED["nginx_certbot"], str(tmp_path))
-    assert len(found) == 3, found
+    assert len(found) == 4, found
 
 
 @pytest.mark.parametrize("owner", sorted(OWNED))
