@@ -474,7 +474,22 @@ def test_variable_query_of_another_kind_is_refused():
 
 
 class FakePrometheus(http.server.BaseHTTPRequestHandler):
-    """/api/v1/query as Prometheus answers it: 400 bad_data for an expr containing BROKEN."""
+    """/api/v1/query as Prometheus answers it: 400 bad_data for an expr containing BROKEN;
+    /api/v1/label/__name__/values: every metric of the dashboards but cAdvisor's, and up."""
+
+    def do_GET(self):  # noqa: N802 (BaseHTTPRequestHandler's name)
+        if self.path != "/prom/api/v1/label/__name__/values":
+            status, body = 404, {"status": "error", "errorType": "not_found", "error": self.path}
+        else:
+            names = {name for item in dashboard_exprs.extract(dashboard_paths())
+                     for name in dashboard_exprs.metric_names(item["expr"]) if not name.startswith("container_")}
+            status, body = 200, {"status": "success", "data": sorted(names | {"up"})}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def do_POST(self):  # noqa: N802 (BaseHTTPRequestHandler's name)
         length = int(self.headers.get("Content-Length", 0))
@@ -555,3 +570,72 @@ def test_promtool_parses_every_expr(tmp_path):
 def test_live_prometheus_parses_every_expr():
     failing = dashboard_exprs.check(os.environ["PRODKIT_PROMETHEUS_URL"], dashboard_exprs.extract(dashboard_paths()))
     assert not failing, "\n".join("%(dashboard)s / %(panel)s: %(error)s\n  %(expr)s" % item for item in failing)
+
+
+# --- metric names (--metrics: checked against the live Prometheus in molecule) ---
+
+@pytest.mark.parametrize("expr, names", [
+    ("up", ["up"]),
+    ('sum by (instance, job) (rate(node_cpu_seconds_total{mode!="idle", instance=~".*"}[1m]))', ["node_cpu_seconds_total"]),
+    ("histogram_quantile(0.95, sum by (le) (rate(django_http_requests_latency_seconds_by_view_method_bucket[5m])))",
+     ["django_http_requests_latency_seconds_by_view_method_bucket"]),
+    ("node_memory_MemAvailable_bytes / on(instance) group_left(nodename) node_uname_info",
+     ["node_memory_MemAvailable_bytes", "node_uname_info"]),
+    ('label_replace(up == 0, "job", "$1", "service", "(.+)") unless ignoring(job) pg_up > bool 0',
+     ["pg_up", "up"]),
+    ("time() - max without (instance) (prodkit_backup_last_success_timestamp_seconds offset 5m)",
+     ["prodkit_backup_last_success_timestamp_seconds"]),
+    ('{__name__="redis_up", job="redis"} or {__name__=~"ignored_.*"}', ["redis_up"]),
+    ('count(topk(5, redis_db_keys)) and on() vector(1) # a comment with fake_metric', ["redis_db_keys"]),
+    ("1e3 * rate(x:recorded:rate5m[1m]) + inf - nan", ["x:recorded:rate5m"]),
+])
+def test_metric_names(expr, names):
+    assert dashboard_exprs.metric_names(expr) == names
+
+
+def test_every_dashboard_expr_yields_metric_names():
+    for item in dashboard_exprs.extract(dashboard_paths()):
+        names = dashboard_exprs.metric_names(item["expr"])
+        if "vector(" not in item["expr"]:
+            assert names, item
+        assert not set(names) & dashboard_exprs.KEYWORDS, item
+
+
+def test_check_metrics_unknown_and_allowlist():
+    items = [{"dashboard": "d", "panel": "p", "refId": "A", "expr": "rate(node_cpu_secnds_total[1m]) + up"},
+             {"dashboard": "d", "panel": "q", "refId": "B", "expr": "container_memory_working_set_bytes"}]
+    problems, used = dashboard_exprs.check_metrics(items, {"up"}, ["container_memory_working_set_bytes"])
+    assert problems == ["unknown metric node_cpu_secnds_total (not in Prometheus), used by: d / p A"]
+    assert sorted(used) == ["container_memory_working_set_bytes", "node_cpu_secnds_total", "up"]
+    problems, _ = dashboard_exprs.check_metrics(items, {"up", "node_cpu_secnds_total", "container_memory_working_set_bytes"},
+                                                ["container_memory_working_set_bytes", "not_used_anywhere"])
+    assert problems == [
+        "allowed-missing metric container_memory_working_set_bytes is in Prometheus after all: remove it from the list",
+        "allowed-missing metric not_used_anywhere is used by no dashboard: remove it from the list",
+    ]
+
+
+def test_check_with_metrics_fails_on_a_misspelled_metric(fake_prometheus, tmp_path, capsys):
+    board = {"uid": "t", "templating": {"list": []}, "panels": [{
+        "title": "p", "type": "timeseries", "datasource": {"type": "prometheus", "uid": "prometheus"},
+        "targets": [{"refId": "A", "expr": "up"}, {"refId": "B", "expr": "rate(node_cpu_secnds_total[$__rate_interval])"},
+                    {"refId": "C", "expr": "container_memory_working_set_bytes"}]}]}
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(board))
+    assert dashboard_exprs.main(["--check", fake_prometheus, str(path)]) == 0  # parses: the old check passes it
+    assert dashboard_exprs.main(["--check", fake_prometheus, "--metrics", str(path),
+                                 "--allow-missing", "container_memory_working_set_bytes"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL unknown metric node_cpu_secnds_total (not in Prometheus), used by: t / p B" in out
+    assert "1 of 3 metric names in Prometheus (1 allowed missing: container_memory_working_set_bytes)" in out
+    good = dict(board, panels=[dict(board["panels"][0], targets=board["panels"][0]["targets"][:1])])
+    path.write_text(json.dumps(good))
+    assert dashboard_exprs.main(["--check", fake_prometheus, "--metrics", str(path)]) == 0
+
+
+def test_check_with_metrics_passes_every_dashboard_on_a_prometheus_that_has_them(fake_prometheus, capsys):
+    allowed = ["container_cpu_usage_seconds_total", "container_memory_working_set_bytes",
+               "container_network_receive_bytes_total", "container_network_transmit_bytes_total"]
+    args = ["--check", fake_prometheus, "--metrics"] + ["--allow-missing=%s" % name for name in allowed]
+    assert dashboard_exprs.main(args) == 0
+    assert "allowed missing: %s" % ", ".join(allowed) in capsys.readouterr().out
