@@ -23,14 +23,13 @@ author:
   - prodkit.stack maintainers (@prodkit)
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
+    description: It only reads, so check mode runs it exactly as a normal run does.
     support: full
-    details: It only reads, so it runs in check mode as in a normal run.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    description: It changes nothing, so it has nothing to show as a diff.
     support: none
   idempotent:
-    description: When run twice in a row with the same inputs, the second run reports no change.
+    description: It changes nothing; every run reports C(changed=false).
     support: full
 options:
   path:

@@ -484,6 +484,9 @@ class FakePrometheus(http.server.BaseHTTPRequestHandler):
             names = {name for item in dashboard_exprs.extract(dashboard_paths())
                      for name in dashboard_exprs.metric_names(item["expr"]) if not name.startswith("container_")}
             status, body = 200, {"status": "success", "data": sorted(names | {"up"})}
+        self.reply(status, body)
+
+    def reply(self, status, body):
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -502,12 +505,7 @@ class FakePrometheus(http.server.BaseHTTPRequestHandler):
                                  "error": 'invalid parameter "query": 1:1: parse error: unexpected identifier'}
         else:
             status, body = 200, {"status": "success", "data": {"resultType": "vector", "result": []}}
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply(status, body)
 
     def log_message(self, *args):  # quiet
         pass
