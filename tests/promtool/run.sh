@@ -5,8 +5,12 @@
 #      template module, into a temporary directory (rendered/);
 #   2. promtool check rules on every rendered file;
 #   3. promtool test rules on tests/promtool/*.test.yml, copied next to
-#      rendered/ (their rule_files say rendered/prodkit.rules.yml, the layout
-#      the molecule scenario uses too).
+#      rendered/: one test file per rules file (host.test.yml loads
+#      rendered/host.rules.yml first, then the other groups whose alerts it
+#      names, ...; the layout the molecule scenario uses too). Every rules file but extra.rules.yml (the inventory's groups)
+#      must have its test file, and every alert a test file names must be in
+#      the rules it loads (else `exp_alerts: []` would pass for a rule that
+#      is not there).
 # promtool: the test bed's Prometheus image (PROMTOOL_IMAGE, default
 # prodkit-testbed/prometheus:latest), the same version the role runs;
 # PROMTOOL_LOCAL=1 uses a promtool on PATH instead (quicker while editing).
@@ -76,6 +80,40 @@ rendered=()
 for file in "$work"/rendered/*.yml; do
   rendered+=("rendered/$(basename "$file")")
 done
+
+# --- one test file per rules file; every alert tested is loaded --------------------
+"$venv_bin/python" - "$work" <<'PY' || fail "the test files do not match the rules files (above)"
+import glob
+import os
+import sys
+import yaml
+
+work = sys.argv[1]
+errors = []
+rules = {os.path.basename(p)[:-len(".rules.yml")] for p in glob.glob(os.path.join(work, "rendered", "*.rules.yml"))}
+tests = {os.path.basename(p)[:-len(".test.yml")] for p in glob.glob(os.path.join(work, "*.test.yml"))}
+for name in sorted(rules - tests - {"extra"}):
+    errors.append("rendered/%s.rules.yml has no tests/promtool/%s.test.yml" % (name, name))
+for name in sorted(tests):
+    with open(os.path.join(work, name + ".test.yml"), encoding="utf-8") as handle:
+        test = yaml.safe_load(handle)
+    if (test.get("rule_files") or [None])[0] != "rendered/%s.rules.yml" % name:
+        errors.append("%s.test.yml: the first of rule_files must be rendered/%s.rules.yml, not %s"
+                      % (name, name, test.get("rule_files")))
+    alerts = set()
+    for rule_file in test.get("rule_files") or []:
+        path = os.path.join(work, rule_file)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                alerts |= {r["alert"] for g in yaml.safe_load(handle)["groups"] for r in g["rules"] if "alert" in r}
+    for case in test.get("tests") or []:
+        for check in case.get("alert_rule_test") or []:
+            if check["alertname"] not in alerts:
+                errors.append("%s.test.yml (%s): alert %s is not in %s"
+                              % (name, case.get("name"), check["alertname"], test.get("rule_files")))
+if errors:
+    sys.exit("\n".join(sorted(set(errors))))
+PY
 
 # --- promtool ------------------------------------------------------------------------
 if [ -n "${PROMTOOL_LOCAL:-}" ] && command -v promtool >/dev/null 2>&1; then

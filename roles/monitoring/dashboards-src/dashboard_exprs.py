@@ -15,12 +15,20 @@ Besides the panels' targets, the exprs inside query variables
 (label_values(expr, label), query_result(expr)) are listed too.
 
 Usage:
-  python tools/dashboard_exprs.py [--dashboards DIR] [DASHBOARD.json ...]
+  python roles/monitoring/dashboards-src/dashboard_exprs.py [--dashboards DIR] [DASHBOARD.json ...]
       print a JSON list of {dashboard, panel, refId, expr, raw}
-  python tools/dashboard_exprs.py --check http://127.0.0.1:9090[/prefix] [--dashboards DIR] [DASHBOARD.json ...]
+  python roles/monitoring/dashboards-src/dashboard_exprs.py --check http://127.0.0.1:9090[/prefix] [--dashboards DIR] [DASHBOARD.json ...]
       POST each expr to <URL>/api/v1/query; exit 1 listing every expr that
       Prometheus rejects (no data is fine: only errors fail); exit 2 when
       Prometheus cannot be reached or a dashboard cannot be read
+
+  python roles/monitoring/dashboards-src/dashboard_exprs.py --check URL --metrics [--allow-missing NAME ...] ...
+      also read <URL>/api/v1/label/__name__/values and exit 1 listing every
+      metric name a dashboard expr uses that this Prometheus does not have
+      (a misspelled metric parses, and then shows "No data" forever). NAME
+      (repeatable) is a metric the caller knows this Prometheus cannot have;
+      it fails as well when no dashboard uses it or Prometheus has it (the
+      list stays true)
 
 Without files or directories: every dashboard of the monitoring role
 (roles/monitoring/files/grafana/dashboards). Standard library only (Python
@@ -37,8 +45,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DASHBOARD_DIR = os.path.join(REPO, "roles", "monitoring", "files", "grafana", "dashboards")
+ROLE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DASHBOARD_DIR = os.path.join(ROLE_DIR, "files", "grafana", "dashboards")
 
 MACROS = {
     "__rate_interval": "1m",
@@ -59,6 +67,89 @@ LABEL_VALUES_RE = re.compile(r"^\s*label_values\(\s*(?:(.+?)\s*,\s*)?([a-zA-Z_]\
 QUERY_RESULT_RE = re.compile(r"^\s*query_result\((.+)\)\s*$", re.S)
 LABEL_NAMES_RE = re.compile(r"^\s*label_names\(\s*(.*?)\s*\)\s*$", re.S)
 METRICS_RE = re.compile(r"^\s*metrics\((.*)\)\s*$", re.S)
+
+
+# PromQL words that are not metric names where an identifier may stand.
+KEYWORDS = frozenset((
+    "and", "or", "unless", "bool", "by", "without", "on", "ignoring", "group_left", "group_right", "offset",
+    "atan2", "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk", "topk",
+    "quantile", "limitk", "limit_ratio", "inf", "nan", "start", "end",
+))
+# Keywords followed by a parenthesised list of label names.
+LABEL_LIST_KEYWORDS = frozenset(("by", "without", "on", "ignoring", "group_left", "group_right"))
+TOKEN_RE = re.compile(r"""
+    (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
+  | (?P<number>0[xX][0-9a-fA-F]+|[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?(?:[a-zA-Z]+[0-9]*)*)
+  | (?P<ident>[a-zA-Z_:][a-zA-Z0-9_:]*)
+  | (?P<comment>\#[^\n]*)
+  | (?P<space>\s+)
+  | (?P<punct>.)
+""", re.X)
+
+
+def metric_names(expr):
+    """The metric names a (substituted) PromQL expr selects, sorted.
+
+    An identifier is a metric name unless it is a keyword, a function or an
+    aggregation (followed by "("), a label name (inside {...}, or in the
+    list after by/without/on/ignoring/group_left/group_right), or in a
+    string. {__name__="x"} selects x too; a __name__ regex is not a name."""
+    tokens = [(m.lastgroup, m.group()) for m in TOKEN_RE.finditer(expr) if m.lastgroup not in ("space", "comment")]
+    names = set()
+    braces = 0
+    label_list = False
+    for index, (kind, text) in enumerate(tokens):
+        following = tokens[index + 1][1] if index + 1 < len(tokens) else ""
+        if kind == "punct":
+            if text == "{":
+                braces += 1
+            elif text == "}":
+                braces -= 1
+            elif text == ")" and label_list:
+                label_list = False
+            continue
+        if kind == "string" and braces and index >= 2 and tokens[index - 2][1] == "__name__" \
+                and tokens[index - 1][1] == "=":
+            names.add(text[1:-1])
+            continue
+        if kind != "ident" or braces or label_list:
+            continue
+        if text in LABEL_LIST_KEYWORDS and following == "(":
+            label_list = True
+            continue
+        if text in KEYWORDS or following == "(":
+            continue
+        names.add(text)
+    return sorted(names)
+
+
+def fetch_metric_names(url, timeout=10.0):
+    """Every metric name Prometheus has (/api/v1/label/__name__/values)."""
+    endpoint = url.rstrip("/") + "/api/v1/label/__name__/values"
+    with urllib.request.urlopen(endpoint, timeout=timeout) as response:  # nosec: the URL is the caller's
+        reply = json.loads(response.read())
+    if reply.get("status") != "success":
+        raise ValueError("%s: %s" % (endpoint, reply.get("error", reply)))
+    return set(reply["data"])
+
+
+def check_metrics(items, known, allowed=()):
+    """Problems (strings) of the dashboards' metric names against the ones
+    Prometheus knows; allowed: names it cannot have (each must be used and absent)."""
+    used = {}
+    for item in items:
+        for name in metric_names(item["expr"]):
+            used.setdefault(name, []).append("%s / %s %s" % (item["dashboard"], item["panel"], item["refId"]))
+    problems = []
+    for name in sorted(used):
+        if name not in known and name not in allowed:
+            problems.append("unknown metric %s (not in Prometheus), used by: %s" % (name, "; ".join(used[name])))
+    for name in sorted(set(allowed)):
+        if name not in used:
+            problems.append("allowed-missing metric %s is used by no dashboard: remove it from the list" % name)
+        elif name in known:
+            problems.append("allowed-missing metric %s is in Prometheus after all: remove it from the list" % name)
+    return problems, used
 
 
 class ExprError(ValueError):
@@ -221,6 +312,10 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per query (default 10)")
     parser.add_argument("--dashboards", metavar="DIR", action="append", default=[],
                         help="a directory of dashboard JSON files (repeatable)")
+    parser.add_argument("--metrics", action="store_true",
+                        help="with --check: every metric name used must be in Prometheus (or --allow-missing)")
+    parser.add_argument("--allow-missing", metavar="NAME", action="append", default=[],
+                        help="a metric this Prometheus cannot have (repeatable; with --metrics)")
     parser.add_argument("files", nargs="*", help="dashboard JSON files")
     args = parser.parse_args(argv)
     paths = list(args.files)
@@ -242,14 +337,23 @@ def main(argv=None):
         return 0
     try:
         failing = check(args.check, items, args.timeout)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        known = fetch_metric_names(args.check, args.timeout) if args.metrics else None
+    except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
         print("error: cannot query Prometheus at %s: %s" % (args.check, exc), file=sys.stderr)
         return 2
     for item in failing:
         print("FAIL %(dashboard)s / %(panel)s %(refId)s: %(error)s\n     %(expr)s" % item)
     print("%d of %d exprs of %d dashboards parsed by %s"
           % (len(items) - len(failing), len(items), len(paths), args.check))
-    return 1 if failing else 0
+    problems = []
+    if known is not None:
+        problems, used = check_metrics(items, known, args.allow_missing)
+        for problem in problems:
+            print("FAIL %s" % problem)
+        print("%d of %d metric names in Prometheus (%d allowed missing: %s)"
+              % (len([n for n in used if n in known]), len(used), len(set(args.allow_missing)),
+                 ", ".join(sorted(set(args.allow_missing))) or "none"))
+    return 1 if failing or problems else 0
 
 
 if __name__ == "__main__":
