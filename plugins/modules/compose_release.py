@@ -26,21 +26,24 @@ description:
   - O(action=activate) points C(current) at release O(release) and logs a rollback line with O(reason).
 author:
   - prodkit.stack maintainers (@prodkit)
+extends_documentation_fragment:
+  - prodkit.stack.attributes
+  - prodkit.stack.attributes.platform
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: O(action=record), O(action=retag) and O(action=activate) report what they would write or tag, and do not.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The new C(release.json) and C(current) link for O(action=record), the image ID of each retagged reference
       for O(action=retag), the C(current) link for O(action=activate).
   idempotent:
-    description: When run twice in a row with the same inputs, the second run reports no change.
     support: partial
     details: O(action=retag) changes nothing when every reference already names its image. Every O(action=record) is a new
       release and every O(action=activate) a new line in the history; the reading actions never change anything.
+  platform:
+    support: full
+    platforms: posix
 options:
   releases_dir:
     description: The directory of the releases (C(<compose_stack_dir>/releases)).

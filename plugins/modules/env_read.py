@@ -21,16 +21,22 @@ description:
     environment Compose runs in, so it cannot be read here; asking for such a key is an error.
 author:
   - prodkit.stack maintainers (@prodkit)
+extends_documentation_fragment:
+  - prodkit.stack.attributes
+  - prodkit.stack.attributes.platform
 attributes:
   check_mode:
-    description: It only reads, so check mode runs it exactly as a normal run does.
     support: full
+    details: It only reads, so check mode runs it exactly as a normal run does.
   diff_mode:
-    description: It changes nothing, so it has nothing to show as a diff.
     support: none
+    details: It changes nothing, so it has nothing to show as a diff.
   idempotent:
-    description: It changes nothing; every run reports C(changed=false).
     support: full
+    details: It changes nothing; every run reports C(changed=false).
+  platform:
+    support: full
+    platforms: posix
 options:
   path:
     description: Path of the env file on the target.

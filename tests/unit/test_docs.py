@@ -59,7 +59,7 @@ def slug(heading):
 def anchors(path):
     seen = {}
     found = set()
-    for _, line in _prose_lines(_read(path)):
+    for _lineno, line in _prose_lines(_read(path)):
         match = HEADING.match(line)
         if not match:
             continue
@@ -89,7 +89,7 @@ def test_the_files_are_there():
 def test_relative_links_resolve(path):
     broken = []
     for number, target in links(path):
-        file_part, _, anchor = target.partition("#")
+        file_part, _hash, anchor = target.partition("#")
         where = os.path.normpath(os.path.join(os.path.dirname(path), file_part)) if file_part else path
         rel = "%s:%d: %s" % (os.path.relpath(path, REPO), number, target)
         if not os.path.exists(where):
@@ -104,7 +104,7 @@ def test_relative_links_resolve(path):
 def _tables(path):
     """Each Markdown table as (header cells, rows of cells)."""
     tables, current = [], None
-    for _, line in _prose_lines(_read(path)):
+    for _lineno, line in _prose_lines(_read(path)):
         if line.startswith("|"):
             cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
             if current is None:
@@ -160,7 +160,7 @@ def test_readme_is_a_front_door():
     assert len(lines) <= README_MAX_LINES, (
         "README.md has %d lines (at most %d): move details to docs/operations.md, CONTRIBUTING.md "
         "or a role's README" % (len(lines), README_MAX_LINES))
-    headings = [match.group(2) for _, line in _prose_lines(_read(README)) for match in [HEADING.match(line)] if match]
+    headings = [match.group(2) for _lineno, line in _prose_lines(_read(README)) for match in [HEADING.match(line)] if match]
     for wanted in ("The two commands", "Architecture", "Quick start on a real server"):
         assert wanted in headings, "README.md has no %r section" % wanted
 

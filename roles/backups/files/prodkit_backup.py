@@ -332,7 +332,6 @@ def env_file_parser():
     raise Fail("%s/_env_file.py is missing: apply the prodkit.stack.backups role" % here)
 
 
-
 def require_root(why=""):
     if os.geteuid() != 0:
         raise Fail("must run as root%s: use sudo" % why)

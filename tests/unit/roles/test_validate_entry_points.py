@@ -24,6 +24,7 @@ def test_internal_roles_only_hold_defaults(role):
     assert [task.get("ansible.builtin.meta") for task in tasks] == ["noop"]
     assert sorted(os.listdir(os.path.join(ROLES_DIR, role, "tasks"))) == ["main.yml"]
 
+
 # Dicts whose keys are names the operator chooses (a map), or documents
 # passed through as given and checked by their own tool (Compose, dockerd,
 # Prometheus): an argument spec's `options:` would refuse their keys.
