@@ -25,6 +25,7 @@ author:
 extends_documentation_fragment:
   - prodkit.stack.attributes
   - prodkit.stack.attributes.platform
+  - prodkit.stack.compose_project
 attributes:
   check_mode:
     support: full
@@ -39,22 +40,6 @@ attributes:
     support: full
     platforms: posix
 options:
-  project:
-    description: Compose project name.
-    type: str
-    required: true
-  project_dir:
-    description: Project directory (relative paths in the file and the default C(.env) are taken from it).
-    type: path
-    required: true
-  files:
-    description: The candidate Compose file(s).
-    type: list
-    elements: path
-    required: true
-  env_file:
-    description: The C(.env) Compose interpolates from. Defaults to C(.env) in O(project_dir).
-    type: path
   placeholder_env:
     description:
       - Keys to give a placeholder value when the C(.env) lacks them (it does not exist yet, or this run has not
@@ -68,10 +53,6 @@ options:
         those of an image archive about to be loaded. Lets the plan name the new image IDs.
     type: dict
     default: {}
-  docker_cli:
-    description: The C(docker) command.
-    type: path
-    default: docker
 requirements:
   - The Docker CLI with the Compose v2 plugin on the target.
 seealso:
@@ -131,6 +112,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.prodkit.stack.plugins.module_utils._compose_args import compose_project_argument_spec
 from ansible_collections.prodkit.stack.plugins.module_utils._compose_plan import plan
 from ansible_collections.prodkit.stack.plugins.module_utils._env_file import EnvFileError, env_values, parse_env
 
@@ -238,14 +220,9 @@ class ComposePlanner:
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            project=dict(type='str', required=True),
-            project_dir=dict(type='path', required=True),
-            files=dict(type='list', elements='path', required=True),
-            env_file=dict(type='path'),
+        argument_spec=compose_project_argument_spec(
             placeholder_env=dict(type='list', elements='str', default=[], no_log=False),
             expected_images=dict(type='dict', default={}),
-            docker_cli=dict(type='path', default='docker'),
         ),
         supports_check_mode=True,
     )

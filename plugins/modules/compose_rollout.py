@@ -38,6 +38,7 @@ author:
 extends_documentation_fragment:
   - prodkit.stack.attributes
   - prodkit.stack.attributes.platform
+  - prodkit.stack.compose_project
 attributes:
   check_mode:
     support: full
@@ -51,22 +52,6 @@ attributes:
     support: full
     platforms: posix
 options:
-  project:
-    description: Compose project name.
-    type: str
-    required: true
-  project_dir:
-    description: Project directory.
-    type: path
-    required: true
-  files:
-    description: The Compose file(s) of the project.
-    type: list
-    elements: path
-    required: true
-  env_file:
-    description: The C(.env) Compose interpolates from.
-    type: path
   service:
     description: The service whose containers are replaced.
     type: str
@@ -96,10 +81,6 @@ options:
     description: Log lines of each failed new container to put in the error.
     type: int
     default: 40
-  docker_cli:
-    description: The C(docker) command.
-    type: path
-    default: docker
 requirements:
   - Docker with the Compose v2 plugin, C(nsenter) (util-linux), C(nft) (nftables) and C(ss) (iproute2) on the
     target, and root.
@@ -165,6 +146,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.prodkit.stack.plugins.module_utils._compose_args import compose_project_argument_spec
 from ansible_collections.prodkit.stack.plugins.module_utils._traffic import (
     CommandError, Traffic, addresses, networks, parse_docker_time, remaining_dns_wait)
 
@@ -336,11 +318,7 @@ class Rollout(object):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            project=dict(type='str', required=True),
-            project_dir=dict(type='path', required=True),
-            files=dict(type='list', elements='path', required=True),
-            env_file=dict(type='path'),
+        argument_spec=compose_project_argument_spec(
             service=dict(type='str', required=True),
             replicas=dict(type='int', default=1),
             wait_timeout=dict(type='int', default=300),
@@ -348,7 +326,6 @@ def main():
             drain_timeout=dict(type='float', default=30),
             stop_timeout=dict(type='int'),
             log_lines=dict(type='int', default=40),
-            docker_cli=dict(type='path', default='docker'),
         ),
         supports_check_mode=True,
     )
