@@ -73,6 +73,11 @@ def _role_task_names():
                   % (role, spec["short_description"]))
         with open(os.path.join(REPO, "roles", role, "tasks", "validate.yml"), encoding="utf-8") as handle:
             names.update("prodkit.stack.%s : %s" % (role, task["name"]) for task in yaml.safe_load(handle))
+    # The internal role the others depend on for the stack's identity: its
+    # argument spec check comes with them (its one task is a no-op).
+    with open(os.path.join(REPO, "roles", "common", "meta", "argument_specs.yml"), encoding="utf-8") as handle:
+        spec = yaml.safe_load(handle)["argument_specs"]["main"]
+    names.add("prodkit.stack.common : Validating arguments against arg spec 'main' - %s" % spec["short_description"])
     return names
 
 
