@@ -11,6 +11,7 @@ class ModuleDocFragment(object):
 
     The descriptions live here, as in community.docker's ``attributes``
     fragment; each module gives only its ``support:`` level and ``details:``.
+    Every module runs on POSIX targets, so the platform is said here once.
     """
 
     # Standard documentation fragment
@@ -23,13 +24,8 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
   idempotent:
     description: When run twice in a row with the same inputs, the second run reports no change.
-'''
-
-    # The systems a module runs on; use together with the standard fragment.
-    PLATFORM = r'''
-options: {}
-attributes:
   platform:
     description: Target OS/families that can be operated against.
-    support: N/A
+    support: full
+    platforms: posix
 '''

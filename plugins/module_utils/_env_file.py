@@ -115,25 +115,17 @@ def _scan_quoted(src, quote):
     return None, None
 
 
+_ESCAPE = re.compile(r'\\(.)', re.DOTALL)
+
+
 def _expand_escapes(text):
     """Double-quoted escapes: ``\\$`` becomes ``$$`` (a literal dollar for the interpolation pass)."""
-    out = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == '\\' and i + 1 < len(text):
-            nxt = text[i + 1]
-            if nxt == '$':
-                out.append('$$')
-            elif nxt in _C_ESCAPES:
-                out.append(_C_ESCAPES[nxt])
-            else:
-                out.append(char + nxt)
-            i += 2
-            continue
-        out.append(char)
-        i += 1
-    return ''.join(out)
+    def expand(match):
+        nxt = match.group(1)
+        if nxt == '$':
+            return '$$'
+        return _C_ESCAPES.get(nxt, match.group(0))
+    return _ESCAPE.sub(expand, text)
 
 
 def _interpolate(text):

@@ -11,6 +11,8 @@ DOCUMENTATION = r'''
 module: compose_plan
 short_description: Show what deploying a Docker Compose file would do to the running project
 version_added: 0.1.0
+author:
+  - prodkit.stack maintainers (@prodkit)
 description:
   - Compares a candidate Compose file with the containers of the project that run now, service by service, and
     tells which services would be created, recreated (and why, configuration or image, with old and new image IDs),
@@ -20,11 +22,8 @@ description:
   - Only reads. It reports C(changed=true) when deploying the file would change the running project, so that in
     check mode and with C(--diff) it shows the plan before anything happens.
   - Works before the C(.env) exists (a first deploy in check mode) when O(placeholder_env) names its keys.
-author:
-  - prodkit.stack maintainers (@prodkit)
 extends_documentation_fragment:
   - prodkit.stack.attributes
-  - prodkit.stack.attributes.platform
   - prodkit.stack.compose_project
 attributes:
   check_mode:
@@ -36,9 +35,6 @@ attributes:
   idempotent:
     support: full
     details: It never changes the host.
-  platform:
-    support: full
-    platforms: posix
 options:
   placeholder_env:
     description:

@@ -11,6 +11,8 @@ DOCUMENTATION = r'''
 module: compose_release
 short_description: Record, read, activate and retag the releases of a Docker Compose stack
 version_added: 0.4.0
+author:
+  - prodkit.stack maintainers (@prodkit)
 description:
   - The one owner of a stack's release history under O(releases_dir). A release is a directory named
     C(<UTC time>-<app version>) that holds the compose file that ran (C(docker-compose.yml)) and C(release.json),
@@ -24,11 +26,8 @@ description:
     docker CLI (C(docker tag)), as a rollback needs before C(docker compose up). It fails before it tags anything
     when one of the images is no longer on the host.
   - O(action=activate) points C(current) at release O(release) and logs a rollback line with O(reason).
-author:
-  - prodkit.stack maintainers (@prodkit)
 extends_documentation_fragment:
   - prodkit.stack.attributes
-  - prodkit.stack.attributes.platform
 attributes:
   check_mode:
     support: full
@@ -41,9 +40,6 @@ attributes:
     support: partial
     details: O(action=retag) changes nothing when every reference already names its image. Every O(action=record) is a new
       release and every O(action=activate) a new line in the history; the reading actions never change anything.
-  platform:
-    support: full
-    platforms: posix
 options:
   releases_dir:
     description: The directory of the releases (C(<compose_stack_dir>/releases)).
@@ -99,11 +95,11 @@ options:
     description: The C(docker) command.
     type: path
     default: docker
-requirements:
-  - The docker CLI on the target, for O(action=record) and O(action=retag).
 seealso:
   - module: prodkit.stack.compose_plan
   - module: prodkit.stack.compose_rollout
+requirements:
+  - The docker CLI on the target, for O(action=record) and O(action=retag).
 '''
 
 EXAMPLES = r'''

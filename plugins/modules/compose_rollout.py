@@ -11,6 +11,8 @@ DOCUMENTATION = r'''
 module: compose_rollout
 short_description: Replace the containers of a Compose service start-first, without dropping a request
 version_added: 0.3.0
+author:
+  - prodkit.stack maintainers (@prodkit)
 description:
   - Replaces the running containers of one service of a Compose project by new ones made from the project's
     file (a new release, or the same one for a restart), the way docker-rollout does, so that a proxy in front of
@@ -33,12 +35,9 @@ description:
   - The refusals are an nftables table in each client container's network namespace (entered with C(nsenter));
     nothing is installed in the containers and nothing is asked of the application. Their addresses are set
     elements with a timeout, so the kernel forgets them even if the run dies half-way.
-author:
-  - prodkit.stack maintainers (@prodkit)
 extends_documentation_fragment:
-  - prodkit.stack.attributes
-  - prodkit.stack.attributes.platform
   - prodkit.stack.compose_project
+  - prodkit.stack.attributes
 attributes:
   check_mode:
     support: full
@@ -48,9 +47,6 @@ attributes:
   idempotent:
     support: none
     details: Every run replaces the containers; that is what it is for (a restart is a rollout of the same release).
-  platform:
-    support: full
-    platforms: posix
 options:
   service:
     description: The service whose containers are replaced.

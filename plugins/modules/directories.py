@@ -11,6 +11,8 @@ DOCUMENTATION = r'''
 module: directories
 short_description: Make sure a set of directories exists with their owners and modes, in one module run
 version_added: 0.2.0
+author:
+  - prodkit.stack maintainers (@prodkit)
 description:
   - Does for a list of directories what M(ansible.builtin.file) with O(ansible.builtin.file#module:state=directory)
     does for one, in a single run on the target. A role that lays out its tree with a loop of
@@ -19,11 +21,8 @@ description:
     with M(ansible.builtin.file)); then owner, group and mode are set on each listed directory when they differ.
     The entries are handled in the order given, so a parent listed first gets its own mode before its children.
   - An existing path that is not a directory is an error, and nothing is changed after it.
-author:
-  - prodkit.stack maintainers (@prodkit)
 extends_documentation_fragment:
   - prodkit.stack.attributes
-  - prodkit.stack.attributes.platform
 attributes:
   check_mode:
     support: full
@@ -32,9 +31,6 @@ attributes:
     details: One before/after entry per directory that is created or whose owner, group or mode changes.
   idempotent:
     support: full
-  platform:
-    support: full
-    platforms: posix
 options:
   paths:
     description:

@@ -11,6 +11,8 @@ DOCUMENTATION = r'''
 module: env_read
 short_description: Read values from a Docker Compose C(.env) file as Compose reads them
 version_added: 0.3.0
+author:
+  - prodkit.stack maintainers (@prodkit)
 description:
   - Reads the keys asked for from an env file on the target with the same parser as M(prodkit.stack.env_secrets),
     which follows Compose v2's (comments, C(export ), single and double quotes, escapes, values over several lines;
@@ -19,11 +21,8 @@ description:
   - Only reads. Nothing on the target changes.
   - A value that refers to variables (C($VAR), C(${VAR}) in an unquoted or double-quoted value) depends on the
     environment Compose runs in, so it cannot be read here; asking for such a key is an error.
-author:
-  - prodkit.stack maintainers (@prodkit)
 extends_documentation_fragment:
   - prodkit.stack.attributes
-  - prodkit.stack.attributes.platform
 attributes:
   check_mode:
     support: full
@@ -34,9 +33,6 @@ attributes:
   idempotent:
     support: full
     details: It changes nothing; every run reports C(changed=false).
-  platform:
-    support: full
-    platforms: posix
 options:
   path:
     description: Path of the env file on the target.

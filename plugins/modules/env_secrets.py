@@ -11,6 +11,8 @@ DOCUMENTATION = r'''
 module: env_secrets
 short_description: Render a Docker Compose C(.env) file and keep its secrets
 version_added: 0.1.0
+author:
+  - prodkit.stack maintainers (@prodkit)
 description:
   - Writes the C(.env) file of a Docker Compose project from plain values, provided secrets
     (for example from Ansible Vault) and secrets that the module generates on the target.
@@ -25,11 +27,8 @@ description:
     C(KEY=********) for every value that is not a plain O(values) entry.
   - A file written by hand is read as Compose reads it (comments, C(export ), quotes); its comments,
     order and unmanaged keys are kept, and the first line becomes C(# Managed by prodkit.stack.env_secrets).
-author:
-  - prodkit.stack maintainers (@prodkit)
 extends_documentation_fragment:
   - prodkit.stack.attributes
-  - prodkit.stack.attributes.platform
 attributes:
   check_mode:
     support: full
@@ -40,9 +39,6 @@ attributes:
   idempotent:
     support: partial
     details: Same inputs give C(changed=false) and leave the file untouched. A run with O(rotate) always changes the file.
-  platform:
-    support: full
-    platforms: posix
 options:
   path:
     description:
@@ -138,24 +134,27 @@ seealso:
 '''
 
 EXAMPLES = r'''
+# The declarations live in variables (group_vars), so that every task that
+# writes the file declares the same keys:
+#
+#   app_env_values:
+#     DJANGO_ALLOWED_HOSTS: app.example.com
+#     POSTGRES_DB: app
+#     POSTGRES_USER: app
+#     WEB_CONCURRENCY: 3
+#   app_env_secret_values:            # from the vault
+#     SMTP_PASSWORD: "{{ vault_smtp_password }}"
+#   app_env_secrets:                  # generated on the host, kept across runs
+#     - {name: POSTGRES_PASSWORD, type: password, length: 40}
+#     - {name: DJANGO_SECRET_KEY, type: django}
+#     - {name: REDIS_PASSWORD, type: hex}
+
 - name: Render the environment of the app stack
   prodkit.stack.env_secrets:
     path: /srv/app/.env
-    values:
-      DJANGO_ALLOWED_HOSTS: app.example.com
-      POSTGRES_DB: app
-      POSTGRES_USER: app
-      WEB_CONCURRENCY: 3
-    secret_values:
-      SMTP_PASSWORD: "{{ vault_smtp_password }}"
-    secrets:
-      - name: POSTGRES_PASSWORD
-        type: password
-        length: 40
-      - name: DJANGO_SECRET_KEY
-        type: django
-      - name: REDIS_PASSWORD
-        type: hex
+    values: "{{ app_env_values }}"
+    secret_values: "{{ app_env_secret_values }}"
+    secrets: "{{ app_env_secrets }}"
     required: [POSTGRES_PASSWORD, SMTP_PASSWORD]
     owner: root
     group: root
@@ -170,40 +169,17 @@ EXAMPLES = r'''
 - name: Rotate the Redis password; every other secret keeps its value
   prodkit.stack.env_secrets:
     path: /srv/app/.env
-    values:
-      DJANGO_ALLOWED_HOSTS: app.example.com
-      POSTGRES_DB: app
-      POSTGRES_USER: app
-      WEB_CONCURRENCY: 3
-    secret_values:
-      SMTP_PASSWORD: "{{ vault_smtp_password }}"
-    secrets:
-      - name: POSTGRES_PASSWORD
-        type: password
-        length: 40
-      - name: DJANGO_SECRET_KEY
-        type: django
-      - name: REDIS_PASSWORD
-        type: hex
+    values: "{{ app_env_values }}"
+    secret_values: "{{ app_env_secret_values }}"
+    secrets: "{{ app_env_secrets }}"
     rotate: [REDIS_PASSWORD]
 
-- name: Drop keys that are no longer in the inventory
+- name: Drop keys that are no longer declared (WEB_CONCURRENCY removed from the values)
   prodkit.stack.env_secrets:
     path: /srv/app/.env
-    values:
-      DJANGO_ALLOWED_HOSTS: app.example.com
-      POSTGRES_DB: app
-      POSTGRES_USER: app
-    secret_values:
-      SMTP_PASSWORD: "{{ vault_smtp_password }}"
-    secrets:
-      - name: POSTGRES_PASSWORD
-        type: password
-        length: 40
-      - name: DJANGO_SECRET_KEY
-        type: django
-      - name: REDIS_PASSWORD
-        type: hex
+    values: "{{ app_env_values | dict2items | rejectattr('key', 'eq', 'WEB_CONCURRENCY') | items2dict }}"
+    secret_values: "{{ app_env_secret_values }}"
+    secrets: "{{ app_env_secrets }}"
     unmanaged: remove
 '''
 

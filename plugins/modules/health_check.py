@@ -11,6 +11,8 @@ DOCUMENTATION = r'''
 module: health_check
 short_description: Check that a stack is healthy (HTTP, TCP, containers, TLS certificates)
 version_added: 0.1.0
+author:
+  - prodkit.stack maintainers (@prodkit)
 description:
   - Runs HTTP, TCP, container and TLS checks from the target host, all of them at the same time (one thread per check),
     retrying each until it passes, runs out of O(retries) or reaches the O(deadline).
@@ -20,11 +22,8 @@ description:
     C(python3-cryptography)), and with a small built-in DER reader otherwise; both report the same fields.
   - Container checks talk to the Docker Engine API over its unix socket (no Docker SDK needed).
   - Works ad hoc, for example C(ansible web1 -m prodkit.stack.health_check -a url=https://app.example.com/healthz).
-author:
-  - prodkit.stack maintainers (@prodkit)
 extends_documentation_fragment:
   - prodkit.stack.attributes
-  - prodkit.stack.attributes.platform
 attributes:
   check_mode:
     support: full
@@ -33,9 +32,6 @@ attributes:
     support: none
   idempotent:
     support: full
-  platform:
-    support: full
-    platforms: posix
 options:
   url:
     description:

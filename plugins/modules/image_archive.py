@@ -11,17 +11,16 @@ DOCUMENTATION = r'''
 module: image_archive
 short_description: Load Docker image archives (air-gapped sites), only when their images are not there yet
 version_added: 0.1.0
+author:
+  - prodkit.stack maintainers (@prodkit)
 description:
   - Reads the image references and IDs that C(docker save) archives hold (their C(manifest.json), without unpacking
     the layers) and loads an archive with C(docker load) only when one of its references is missing on the host or
     points to another image. A second run with the same archives changes nothing and takes a second, not the minutes
     a load of a large archive takes.
   - After loading it checks that every reference now has the image ID the archive declared.
-author:
-  - prodkit.stack maintainers (@prodkit)
 extends_documentation_fragment:
   - prodkit.stack.attributes
-  - prodkit.stack.attributes.platform
 attributes:
   check_mode:
     support: full
@@ -31,9 +30,6 @@ attributes:
     details: One line per reference that would change, with the old and new image IDs.
   idempotent:
     support: full
-  platform:
-    support: full
-    platforms: posix
 options:
   path:
     description: Image archives on the target, as written by C(docker save) (plain tar).

@@ -11,6 +11,8 @@ DOCUMENTATION = r'''
 module: loadtest
 short_description: Judge a Locust load test and write its report (summary.json, report.txt)
 version_added: 0.3.0
+author:
+  - prodkit.stack maintainers (@prodkit)
 description:
   - Reads the CSV files of one or more headless Locust runs (one per step) and the container samples taken on
     the target hosts while they ran (C(docker stats --no-stream --format '{{json .}}') output), and writes
@@ -26,11 +28,8 @@ description:
     and it achieved at least O(min_achieved_ratio) of its target rate.
   - The prodkit.stack.loadtest role calls it after every step, so that the report on disk is always current.
   - It never fails because the service level was missed; it reports it in RV(slo_ok).
-author:
-  - prodkit.stack maintainers (@prodkit)
 extends_documentation_fragment:
   - prodkit.stack.attributes
-  - prodkit.stack.attributes.platform
 attributes:
   check_mode:
     support: full
@@ -39,9 +38,6 @@ attributes:
     support: none
   idempotent:
     support: full
-  platform:
-    support: full
-    platforms: posix
 options:
   report_dir:
     description: Directory that receives C(summary.json) and C(report.txt). It must exist.

@@ -743,49 +743,6 @@ def http():
     return d
 
 
-def celery():
-    d = Dashboard("celery", "prodkit / Celery", "Celery workers and tasks as Flower reports them, the queue in "
-                  "Redis, and the workers' log.")
-    d.row("Overview")
-    d.add(stat("Workers online", "Celery workers Flower sees online.", ["sum(flower_worker_online)"], "none",
-               steps("red", 1, "green")), 6, 4)
-    d.add(stat("Tasks running", "Tasks executing now, all workers.",
-               ["sum(flower_worker_number_of_currently_executing_tasks)"], "none", BLUE, color_mode="value",
-               graph=True), 6, 4)
-    d.add(stat("Queue length", "Messages waiting in Celery's default queue (the Redis list `celery`).",
-               ["sum(%s)" % CELERY_QUEUE], "none", steps("green", 100, "orange", 1000, "red"), graph=True), 6, 4)
-    d.add(stat("Failed tasks in range", "Tasks that failed in the selected time range.",
-               ['round(sum(increase(flower_events_total{type="task-failed"}[$__range]))) or vector(0)'], "none",
-               steps("green", 1, "red")), 6, 4)
-    d.row("Tasks")
-    d.add(timeseries("Task events by type", "Flower's task events per second by type (received, started, "
-                     "succeeded, failed, retried, ...).",
-                     [("sum by (type) (rate(flower_events_total[$__rate_interval]))", "{{type}}")], "ops", minimum=0,
-                     overrides=[override("task-failed", color={"fixedColor": "red", "mode": "fixed"})]))
-    d.add(timeseries("Failed and retried tasks", "Failures and retries per second by task.",
-                     [('sum by (task, type) (rate(flower_events_total{type=~"task-failed|task-retried"}'
-                       '[$__rate_interval]))', "{{type}} {{task}}")], "ops", minimum=0))
-    d.add(timeseries("Task runtime", "Runtime percentiles per task (flower_task_runtime_seconds). Empty when the "
-                     "Flower version does not export that histogram or no task ran.",
-                     [("histogram_quantile(0.5, sum by (le, task) (rate(flower_task_runtime_seconds_bucket"
-                       "[$__rate_interval])))", "p50 {{task}}"),
-                      ("histogram_quantile(0.95, sum by (le, task) (rate(flower_task_runtime_seconds_bucket"
-                       "[$__rate_interval])))", "p95 {{task}}")], "s", minimum=0))
-    d.add(timeseries("Queue length", "Messages waiting in Celery's default queue; growth means the workers do not "
-                     "keep up.", [(CELERY_QUEUE, "{{key}}")], "none", steps("green", 100, "orange", 1000, "red"),
-                     minimum=0, decimals=0, threshold_lines=True))
-    d.row("Workers")
-    d.add(timeseries("Workers online", "1 per worker Flower sees online.", [("flower_worker_online", "{{worker}}")],
-                     "none", steps("red", 1, "green"), minimum=0, decimals=0))
-    d.add(timeseries("Tasks running per worker", "Tasks each worker executes now.",
-                     [("flower_worker_number_of_currently_executing_tasks", "{{worker}}")], "none", minimum=0,
-                     decimals=0))
-    d.row("Logs")
-    d.add(logs("Celery workers and beat", "Log of the celery and celery-beat containers (Loki; needs "
-               "monitoring_loki_enabled).", '{compose_service=~"celery|celery-beat"}'), 24, 12)
-    return d
-
-
 def backups():
     d = Dashboard("backups", "prodkit / Backups", "restic backups and restore drills (prodkit-backup, "
                   "prodkit-backup-drill textfile metrics of prodkit.stack.backups).")
@@ -873,6 +830,49 @@ def certificates():
                      overrides=[override("since last success", unit="dtdurations", custom__axisPlacement="right")]))
     d.add(timeseries("Renew duration", "How long each `certbot renew` run took.",
                      [("prodkit_certbot_renew_duration_seconds", "duration")], "s", minimum=0))
+    return d
+
+
+def celery():
+    d = Dashboard("celery", "prodkit / Celery",
+                  "Celery workers and tasks as Flower reports them, the queue in Redis, and the workers' log.")
+    d.row("Overview")
+    d.add(stat("Workers online", "Celery workers Flower sees online.", ["sum(flower_worker_online)"], "none",
+               steps("red", 1, "green")), 6, 4)
+    d.add(stat("Tasks running", "Tasks executing now, all workers.",
+               ["sum(flower_worker_number_of_currently_executing_tasks)"], "none", BLUE, color_mode="value",
+               graph=True), 6, 4)
+    d.add(stat("Queue length", "Messages waiting in Celery's default queue (the Redis list `celery`).",
+               ["sum(%s)" % CELERY_QUEUE], "none", steps("green", 100, "orange", 1000, "red"), graph=True), 6, 4)
+    d.add(stat("Failed tasks in range", "Tasks that failed in the selected time range.",
+               ['round(sum(increase(flower_events_total{type="task-failed"}[$__range]))) or vector(0)'], "none",
+               steps("green", 1, "red")), 6, 4)
+    d.row("Tasks")
+    d.add(timeseries("Task events by type", "Flower's task events per second by type (received, started, "
+                     "succeeded, failed, retried, ...).",
+                     [("sum by (type) (rate(flower_events_total[$__rate_interval]))", "{{type}}")], "ops", minimum=0,
+                     overrides=[override("task-failed", color={"fixedColor": "red", "mode": "fixed"})]))
+    d.add(timeseries("Failed and retried tasks", "Failures and retries per second by task.",
+                     [('sum by (task, type) (rate(flower_events_total{type=~"task-failed|task-retried"}'
+                       '[$__rate_interval]))', "{{type}} {{task}}")], "ops", minimum=0))
+    d.add(timeseries("Task runtime", "Runtime percentiles per task (flower_task_runtime_seconds). Empty when the "
+                     "Flower version does not export that histogram or no task ran.",
+                     [("histogram_quantile(0.5, sum by (le, task) (rate(flower_task_runtime_seconds_bucket"
+                       "[$__rate_interval])))", "p50 {{task}}"),
+                      ("histogram_quantile(0.95, sum by (le, task) (rate(flower_task_runtime_seconds_bucket"
+                       "[$__rate_interval])))", "p95 {{task}}")], "s", minimum=0))
+    d.add(timeseries("Queue length", "Messages waiting in Celery's default queue; growth means the workers do not "
+                     "keep up.", [(CELERY_QUEUE, "{{key}}")], "none", steps("green", 100, "orange", 1000, "red"),
+                     minimum=0, decimals=0, threshold_lines=True))
+    d.row("Workers")
+    d.add(timeseries("Workers online", "1 per worker Flower sees online.", [("flower_worker_online", "{{worker}}")],
+                     "none", steps("red", 1, "green"), minimum=0, decimals=0))
+    d.add(timeseries("Tasks running per worker", "Tasks each worker executes now.",
+                     [("flower_worker_number_of_currently_executing_tasks", "{{worker}}")], "none", minimum=0,
+                     decimals=0))
+    d.row("Logs")
+    d.add(logs("Celery workers and beat", "Log of the celery and celery-beat containers (Loki; needs "
+               "monitoring_loki_enabled).", '{compose_service=~"celery|celery-beat"}'), 24, 12)
     return d
 
 
