@@ -529,6 +529,12 @@ class Backup:
         log("%s: snapshot %s, %s read, %s new" % (part, self.snap[part][:8], human(self.total[part]),
                                                   human(self.added[part])))
 
+    def forget(self, part):
+        """Remove the snapshot this run made of a part (a part known to be bad)."""
+        call(["restic", "forget", "--quiet", self.snap[part]], env=self.env, stdout=sys.stderr)
+        self.parts.remove(part)
+        del self.snap[part]
+
     def open_repository(self):
         self.step = "repository"
         proc = call(["restic", "cat", "config"], check=False, env=self.env,
@@ -581,6 +587,15 @@ class Backup:
         self.psql.stdin.flush()
         self.backup_part("db", "--stdin-from-command", "--stdin-filename", "%s-db.dump" % self.cfg.project,
                          "--", "docker", "exec", cid, "sh", "-c", PG_DUMP_SH, "pg_dump", pg_snapshot)
+        if self.total["db"] == 0:
+            # A pg_dump that exits 0 with no output (GitLab, 2017: a pg_dump
+            # of another major version wrote nothing, for months, unnoticed).
+            # Even an empty database dumps to a header of some kilobytes. The
+            # empty snapshot goes, so that no run offers it as its dump.
+            self.forget("db")
+            raise Fail("pg_dump exited 0 but wrote nothing (0 bytes): the empty dump of run %s is removed and the "
+                       "previous runs stay the latest good ones; run pg_dump by hand in the '%s' container to see why"
+                       % (self.run_id, self.cfg.db_service))
 
         self.step = "db-manifest"
         manifest = self.read_batch("psql ended while computing the manifest (see its error above)")

@@ -219,6 +219,22 @@ def test_killed_dump_records_no_snapshot_and_fails(host):
     assert "prodkit_backup_snapshot_count" not in metrics
 
 
+def test_empty_dump_fails_the_run_and_leaves_no_dump(host):
+    first = host.backup()
+    (host.state / "pg_dump-empty").touch()
+    proc = host.run()
+    assert proc.returncode == 1
+    assert "pg_dump exited 0 but wrote nothing (0 bytes)" in proc.stderr
+    assert "FAILED in step 'db' (exit 1); run " in proc.stderr
+    # The empty dump is gone, and no manifest was written for it: the drill
+    # and the restore still find the first run as the latest with a dump.
+    assert [s["id"] for s in host.snapshots("db")] == [first["snapshots"]["db"]]
+    assert [s["id"] for s in host.snapshots("db-manifest")] == [first["snapshots"]["db-manifest"]]
+    assert host.metrics_of()["prodkit_backup_success"] == "0"
+    (host.state / "pg_dump-empty").unlink()
+    assert host.run("--json").returncode == 0
+
+
 @pytest.mark.parametrize("rc", [1, 11, 12])
 def test_repository_that_does_not_open_is_never_initialised(host, rc):
     proc = host.run(FAKE_RC_CAT=str(rc))
