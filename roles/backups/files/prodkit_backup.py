@@ -1,7 +1,7 @@
 """prodkit-backup: back up, restore and drill the Docker Compose stack with restic.
 
     prodkit-backup [run] [--json]
-    prodkit-backup restore [--snapshot latest|<run id>|<snapshot id>] [--what db|media|both] --yes
+    prodkit-backup restore [--snapshot latest|<run id>|<snapshot id>] [--what db|media|redis|both|all] --yes
     prodkit-backup drill [--run <run id>]
     prodkit-backup status [--json]
 
@@ -23,7 +23,8 @@ and drill):
   media        the media volume's directory on the host.
   config       compose file, .env and nginx configuration (only ever into
                the encrypted repository).
-  redis        (optional) the RDB file after a fresh BGSAVE.
+  redis        the RDB file after a fresh BGSAVE (the Celery queue and
+               whatever else Redis holds); off when no redis service is set.
 Then: retention (forget + prune), an optional partial `restic check`, and
 node-exporter textfile metrics (also on failure). Exit status: 0 on
 success, 75 when another run holds the lock, non-zero on any other failure
@@ -61,8 +62,14 @@ remember every service of the project that ran); database: restore into a
 new database <db>_restoring first, then end the other sessions of <db>, drop
 it and rename the new one (a dump that fails to restore leaves the current
 database untouched); media: restic restore of the volume's directory with
---delete (the volume equals the snapshot); start again the services that ran
-before, also when the restore failed (then exit non-zero).
+--delete (the volume equals the snapshot); redis: stop Redis too, move its
+RDB and AOF aside (<dir>/prodkit-before-restore-<time>/, kept), check the
+snapshot's RDB with redis-check-rdb, put it in place (and, with appendonly
+on, as the base of a new multi-part AOF: Redis ignores an RDB when AOF is
+on), start Redis alone and check it holds the RDB's keys before anything
+that writes to it starts; start again the services that ran before, also
+when the restore failed (then exit non-zero). --what both is db and media,
+all is every part the configuration backs up.
 
 drill: restore the db dump of the newest run that has a dump and a manifest
 (or of the given run) into a scratch database <db>_drill inside the db
@@ -151,9 +158,12 @@ Compose stack to restic, apply retention, check and write metrics.
   --json   print {"snapshots": {...}, "run": "<run id>"} as the last line
 Other commands: prodkit-backup restore|drill|status --help
 """,
-    "prodkit-restore": """Usage: prodkit-restore [--snapshot latest|<run id>|<snapshot id>] [--what db|media|both] --yes
-Restore the database and/or the media volume from restic (see prodkit-backup).
-The writer services are stopped during the restore and started again after.
+    "prodkit-restore": """Usage: prodkit-restore [--snapshot latest|<run id>|<snapshot id>]
+                       [--what db|media|redis|both|all] --yes
+Restore the database, the media volume and/or Redis from restic (see
+prodkit-backup). --what both is db and media; all is every part backed up.
+The writer services (and Redis, for its part) are stopped during the restore
+and started again after.
 """,
     "prodkit-backup-drill": "Usage: prodkit-backup-drill [--run <run id>]\n",
     "prodkit-backup status": """Usage: prodkit-backup status [--json]
@@ -374,6 +384,28 @@ def volume_path(volume):
     proc = call(["docker", "volume", "inspect", "-f", "{{.Mountpoint}}", volume],
                 check=False, stdout=subprocess.PIPE, text=True)
     return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def redis_cli(cid, *args, stderr=None):
+    """(exit code, output) of redis-cli in a container; the password, if any,
+    from the container's REDIS_PASSWORD through REDISCLI_AUTH (never on a
+    command line)."""
+    proc = call(["docker", "exec", cid, "sh", "-c", REDIS_CLI_SH, "redis-cli", *args], check=False,
+                stdout=subprocess.PIPE, stderr=stderr, text=True)
+    return proc.returncode, proc.stdout.rstrip("\n")
+
+
+def redis_config(cid, name):
+    lines = redis_cli(cid, "CONFIG", "GET", name, stderr=subprocess.DEVNULL)[1].splitlines()
+    return lines[1] if len(lines) > 1 else ""
+
+
+def redis_keys(cid):
+    """Keys in all of Redis's databases (INFO keyspace), or None while it does not answer."""
+    rc, out = redis_cli(cid, "INFO", "keyspace", stderr=subprocess.DEVNULL)
+    if rc != 0 or "# Keyspace" not in out:
+        return None
+    return sum(int(n) for n in re.findall(r"(?m)^db[0-9]+:keys=([0-9]+)", out))
 
 
 def maint_psql(cid, var, suffix, sql):
@@ -635,15 +667,7 @@ class Backup:
     def redis(self):
         self.step = "redis"
         cid = container_of(self.cfg, self.cfg.redis_service)
-
-        # The password, if any, from the container's REDIS_PASSWORD through
-        # REDISCLI_AUTH (never on a command line).
-        def redis_cli(*args, stderr=None):
-            proc = call(["docker", "exec", cid, "sh", "-c", REDIS_CLI_SH, "redis-cli", *args], check=False,
-                        stdout=subprocess.PIPE, stderr=stderr, text=True)
-            return proc.returncode, proc.stdout.rstrip("\n")
-
-        rc, before = redis_cli("LASTSAVE")
+        rc, before = redis_cli(cid, "LASTSAVE")
         if rc != 0:
             raise Fail("redis-cli LASTSAVE failed in service %s (password? REDIS_PASSWORD in its environment)"
                        % self.cfg.redis_service)
@@ -654,7 +678,7 @@ class Backup:
         if int(before) >= now():
             time.sleep(1)
         for i in itertools.count():
-            reply = redis_cli("BGSAVE", "SCHEDULE", stderr=subprocess.STDOUT)[1]
+            reply = redis_cli(cid, "BGSAVE", "SCHEDULE", stderr=subprocess.STDOUT)[1]
             if "started" in reply or "scheduled" in reply:
                 break
             if "already in progress" not in reply:
@@ -663,7 +687,7 @@ class Backup:
                 raise Fail("a redis background save has been running for 10 minutes")
             time.sleep(1)
         for i in itertools.count():
-            rc, last = redis_cli("LASTSAVE")
+            rc, last = redis_cli(cid, "LASTSAVE")
             if rc != 0:
                 raise CommandFailed(["redis-cli", "LASTSAVE"], rc)
             if last != before:
@@ -671,15 +695,11 @@ class Backup:
             if i >= 1800:
                 raise Fail("redis BGSAVE did not finish within 30 minutes")
             time.sleep(1)
-        if not re.search(r"(?m)^rdb_last_bgsave_status:ok", redis_cli("INFO", "persistence")[1]):
+        if not re.search(r"(?m)^rdb_last_bgsave_status:ok", redis_cli(cid, "INFO", "persistence")[1]):
             raise Fail("redis BGSAVE failed (INFO persistence: rdb_last_bgsave_status is not ok): check the redis log "
                        "and disk space")
 
-        def config_get(name):
-            lines = redis_cli("CONFIG", "GET", name, stderr=subprocess.DEVNULL)[1].splitlines()
-            return lines[1] if len(lines) > 1 else ""
-
-        rdb = "%s/%s" % (config_get("dir") or "/data", config_get("dbfilename") or "dump.rdb")
+        rdb = "%s/%s" % (redis_config(cid, "dir") or "/data", redis_config(cid, "dbfilename") or "dump.rdb")
         self.backup_part("redis", "--stdin-from-command", "--stdin-filename", "%s-redis.rdb" % self.cfg.project,
                          "--", "docker", "exec", cid, "cat", rdb)
 
@@ -861,12 +881,27 @@ def rfc3339_ns(text):
     return seconds * 10**9 + int((match[2] or "0").ljust(9, "0")[:9])
 
 
+REDIS_SETTINGS = ("dir", "dbfilename", "appendonly", "appenddirname", "appendfilename")
+
+
+def rdb_check(text):
+    """(keys, keys with an expiry, already expired) from redis-check-rdb's
+    report, or None when it does not say the RDB is good."""
+    if "RDB looks OK" not in text:
+        return None
+    counts = [re.search(r"\[info\] ([0-9]+) %s" % what, text) for what in ("keys read", "expires", "already expired")]
+    if not all(counts):
+        return None
+    return tuple(int(m.group(1)) for m in counts)
+
+
 class Restore:
     def __init__(self, cfg, env, parts):
         self.cfg, self.env, self.parts = cfg, env, parts
         self.stopped = False
         self.ran_before = []
         self.restored = []
+        self.redis_aside = None
 
     def compose(self, *args):
         return ["docker", "compose", "--project-name", self.cfg.project, "--project-directory", self.cfg.compose_dir,
@@ -912,7 +947,7 @@ class Restore:
         log("restoring run %s" % run)
 
         # Check what we need before stopping anything.
-        db_cid = media_path = db_name = None
+        db_cid = media_path = db_name = redis = None
         if "db" in snaps:
             db_cid = container_of(cfg, cfg.db_service, "prodkit-restore")
         if "media" in snaps:
@@ -920,6 +955,8 @@ class Restore:
             if media_path is None:
                 raise Fail("docker volume '%s' does not exist: create it (docker compose up --no-start) and retry"
                            % cfg.media_volume)
+        if "redis" in snaps:
+            redis = self.redis_target()
 
         # Stop the writers.
         self.ran_before = self.running_services()
@@ -928,11 +965,18 @@ class Restore:
         if to_stop:
             log("stopping the writer services: %s" % " ".join(to_stop))
             call(self.compose("stop", *to_stop), stdout=sys.stderr)
+        if redis:
+            # After its writers: what they wrote last is saved on its shutdown
+            # (and moved aside with the rest).
+            log("stopping %s" % cfg.redis_service)
+            call(self.compose("stop", cfg.redis_service), stdout=sys.stderr)
 
         if "db" in snaps:
             db_name = self.database(db_cid, snaps["db"])
         if "media" in snaps:
             self.media(media_path, snaps["media"])
+        if redis:
+            redis["keys"] = self.redis(redis, snaps["redis"])
 
         if not self.restart_services():
             raise Fail("the restore itself succeeded (%s), but services did not start again" % " ".join(self.restored))
@@ -943,10 +987,118 @@ class Restore:
             if part == "db":
                 print("  db     snapshot %s -> database %s (container of service %s)" % (
                     snaps["db"]["id"][:8], db_name, cfg.db_service))
-            else:
+            elif part == "media":
                 print("  media  snapshot %s -> volume %s (%s)"
                       % (snaps["media"]["id"][:8], cfg.media_volume, media_path))
+            else:
+                print("  redis  snapshot %s -> %s/%s%s, %d keys (the files it had: %s)" % (
+                    snaps["redis"]["id"][:8], redis["path"], redis["dbfilename"],
+                    " and a new AOF" if redis["appendonly"] == "yes" else "", redis["keys"], self.redis_aside))
         print("  writer services stopped during the restore and started again: %s" % (" ".join(to_stop) or "none"))
+
+    def redis_target(self):
+        """Where Redis keeps its data, asked of the running Redis before anything stops."""
+        cfg = self.cfg
+        cid = container_of(cfg, cfg.redis_service, "prodkit-restore")
+        target = {name: redis_config(cid, name) for name in REDIS_SETTINGS}
+        if not target["dir"] or not target["dbfilename"]:
+            raise Fail("redis-cli CONFIG GET dir gave nothing in service %s: is REDIS_PASSWORD set in its "
+                       "environment?" % cfg.redis_service)
+        version = re.search(r"(?m)^redis_version:([0-9]+)\.", redis_cli(cid, "INFO", "server")[1])
+        if target["appendonly"] == "yes" and not (version and int(version.group(1)) >= 7):
+            raise Fail("service %s runs Redis with appendonly before 7.0 (one AOF file): this restore writes a "
+                       "multi-part AOF; restore the RDB by hand with appendonly off" % cfg.redis_service)
+        if target["appendonly"] == "yes" and not (target["appenddirname"] and target["appendfilename"]):
+            raise Fail("redis-cli CONFIG GET appenddirname/appendfilename gave nothing in service %s"
+                       % cfg.redis_service)
+        mounts = json.loads(output(["docker", "inspect", "--format", "{{json .Mounts}}", cid]) or "[]") or []
+        mount = next((m for m in mounts if m.get("Destination") == target["dir"]), None)
+        if not mount or not mount.get("Source") or not os.path.isdir(mount["Source"]):
+            raise Fail("Redis's dir %s in service %s is not a volume on this host: nothing to restore into"
+                       % (target["dir"], cfg.redis_service))
+        target["path"] = mount["Source"]
+        return target
+
+    def redis(self, target, snap):
+        """Put the snapshot's RDB in place of Redis's data (Redis is stopped);
+        returns the number of keys Redis holds once started again."""
+        path, cfg = target["path"], self.cfg
+        rdb = os.path.join(path, target["dbfilename"])
+        aof_dir = os.path.join(path, target["appenddirname"]) if target["appendonly"] == "yes" else None
+        owner = os.stat(path)
+        # What Redis had goes aside, never away.
+        aside = os.path.join(path, "prodkit-before-restore-%s" % datetime.datetime.now(datetime.UTC).strftime(
+            "%Y%m%dT%H%M%SZ"))
+        names = [n for n in (target["dbfilename"], target["appenddirname"]) if n
+                 and os.path.lexists(os.path.join(path, n))]
+        os.mkdir(aside, 0o700)
+        for name in names:
+            os.rename(os.path.join(path, name), os.path.join(aside, name))
+        self.redis_aside = aside
+        log("redis: what it had (%s) moved aside to %s" % (" ".join(names) or "nothing", aside))
+        try:
+            log("redis: writing the RDB of snapshot %s to %s" % (snap["id"][:8], rdb))
+            with open(rdb, "wb") as handle:
+                call(["restic", "dump", snap["id"], snap["paths"][0]], env=self.env, stdout=handle)
+            os.chown(rdb, owner.st_uid, owner.st_gid)
+            os.chmod(rdb, 0o600)
+            proc = call(self.compose("run", "--rm", "--no-deps", "-T", "--entrypoint", "redis-check-rdb",
+                                     cfg.redis_service, "%s/%s" % (target["dir"], target["dbfilename"])),
+                        check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            counts = rdb_check(proc.stdout) if proc.returncode == 0 else None
+            if counts is None:
+                sys.stderr.write(proc.stdout[-2000:])
+                raise Fail("redis-check-rdb refuses the RDB of snapshot %s (see above): Redis keeps its data"
+                           % snap["id"][:8])
+            if aof_dir:
+                # With appendonly on, Redis loads the AOF and ignores an RDB:
+                # the RDB becomes the base of a new multi-part AOF (Redis >= 7).
+                base = "%s.1.base.rdb" % target["appendfilename"]
+                os.mkdir(aof_dir, 0o755)
+                shutil.copyfile(rdb, os.path.join(aof_dir, base))
+                with open(os.path.join(aof_dir, "%s.manifest" % target["appendfilename"]), "w",
+                          encoding="utf-8") as handle:
+                    handle.write("file %s seq 1 type b\n" % base)
+                for name in [aof_dir] + [os.path.join(aof_dir, n) for n in os.listdir(aof_dir)]:
+                    os.chown(name, owner.st_uid, owner.st_gid)
+                    if name != aof_dir:
+                        os.chmod(name, 0o600)
+        except (Fail, CommandFailed, OSError):
+            self.redis_put_back(path, rdb, aof_dir, names)
+            raise
+        self.restored.append("redis")
+        return self.start_redis(*counts)
+
+    def redis_put_back(self, path, rdb, aof_dir, names):
+        log("redis: putting back what it had")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(rdb)
+        if aof_dir:
+            shutil.rmtree(aof_dir, ignore_errors=True)
+        for name in names:
+            os.rename(os.path.join(self.redis_aside, name), os.path.join(path, name))
+        os.rmdir(self.redis_aside)
+        self.redis_aside = None
+
+    def start_redis(self, keys, expiring, expired):
+        """Start Redis alone and check it holds the RDB's keys, before its writers start."""
+        cfg = self.cfg
+        call(self.compose("start", cfg.redis_service), stdout=sys.stderr)
+        cid = container_of(cfg, cfg.redis_service, "prodkit-restore")
+        for _ in range(300):
+            held = redis_keys(cid)
+            if held is not None:
+                break
+            time.sleep(1)
+        else:
+            raise Fail("Redis did not answer within 5 minutes of its start (docker compose logs %s)"
+                       % cfg.redis_service)
+        # Keys with an expiry time may expire between the check and the load.
+        if not keys - expiring - expired <= held <= keys - expired:
+            raise Fail("Redis holds %d keys after the restore, but the RDB has %d (%d with an expiry time): it did "
+                       "not load the restored data; what it had is in %s" % (held, keys, expiring, self.redis_aside))
+        log("redis: %d keys loaded (the RDB has %d, %d of them with an expiry time)" % (held, keys, expiring))
+        return held
 
     def database(self, cid, snap):
         db_name = output(["docker", "exec", cid, "sh", "-c", DB_NAME_SH])
@@ -1033,19 +1185,22 @@ def cmd_restore(argv):
             return 0
         else:
             usage_error("prodkit-restore", arg)
-    parts = {"db": ["db"], "media": ["media"], "both": ["db", "media"]}.get(what)
-    if parts is None:
-        raise Fail("--what must be db, media or both, not '%s'" % what)
+    if what not in ("db", "media", "redis", "both", "all"):
+        raise Fail("--what must be db, media, redis, both (db and media) or all, not '%s'" % what)
     if not re.fullmatch(r"[A-Za-z0-9:._-]+", selector):
         raise Fail("--snapshot '%s' is not a run id or snapshot id" % selector)
     if not yes:
         sys.stderr.write(USAGE["prodkit-restore"])
         raise Fail("refusing to restore without --yes: this replaces the current %s of the stack"
-                   % what.replace("both", "database and media"))
+                   % {"both": "database and media", "all": "data"}.get(what, what))
     require_root()
     cfg = Config(config_path())
-    if what != "db" and not cfg.media_volume:
+    if what in ("media", "both") and not cfg.media_volume:
         raise Fail("no media volume is configured (backups_media_volume is empty): use --what db")
+    if what == "redis" and not cfg.redis_service:
+        raise Fail("no redis service is configured (backups_redis_service is empty): there is no Redis backup")
+    parts = {"db": ["db"], "media": ["media"], "redis": ["redis"], "both": ["db", "media"]}.get(what) or (
+        ["db"] + (["media"] if cfg.media_volume else []) + (["redis"] if cfg.redis_service else []))
     lock = open_lock(cfg.lock_file)
     if not try_lock(lock):
         raise Fail("a backup, restore or drill is running (lock %s is held): wait for it to finish and retry"

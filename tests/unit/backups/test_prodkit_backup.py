@@ -398,7 +398,8 @@ def test_restore_when_the_writers_do_not_start_again(host):
 @pytest.mark.parametrize("args, message", [
     ([], "refusing to restore without --yes: this replaces the current database and media of the stack"),
     (["--what", "db"], "refusing to restore without --yes: this replaces the current db of the stack"),
-    (["--what", "all", "--yes"], "--what must be db, media or both, not 'all'"),
+    (["--what", "everything", "--yes"], "--what must be db, media, redis, both (db and media) or all, not 'everything'"),
+    (["--what", "redis", "--yes"], "no redis service is configured (backups_redis_service is empty)"),
     (["--snapshot", "a b", "--yes"], "--snapshot 'a b' is not a run id or snapshot id"),
     (["--snapshot"], "--snapshot needs a value"),
     (["--snapshot", "nosuchrun", "--yes"], "cannot resolve --snapshot 'nosuchrun' (see above)"),
@@ -409,6 +410,86 @@ def test_restore_refuses(host, args, message):
     assert proc.returncode == 1
     assert "ERROR: " + message in proc.stderr
     assert [c for c in host.calls("docker") if c[0] == "compose"] == []
+
+
+def redis_host(host, appendonly="yes"):
+    host.write_conf(redis_service="redis")
+    (host.state / "running").write_text("db\nredis\n" + "\n".join(WRITERS) + "\n")
+    (host.state / "redis").mkdir()
+    (host.state / "redis-appendonly").write_text(appendonly)
+    (host.state / "redis/dump.rdb").write_text("REDIS0011\ncelery task-1\ncelery task-2\nsession:x 1 ex\n")
+    return host.state / "redis"
+
+
+def start_order(host):
+    return [c[c.index("start") + 1:] for c in host.calls("docker") if c[0] == "compose" and "start" in c]
+
+
+@pytest.mark.parametrize("appendonly", ["yes", "no"])
+def test_restore_redis(host, appendonly):
+    data = redis_host(host, appendonly)
+    snap = host.backup()["snapshots"]["redis"]
+    # Redis lives on: other keys, and (AOF on) an AOF that holds them.
+    (data / "dump.rdb").write_text("REDIS0011\nnew 1\n")
+    if appendonly == "yes":
+        (data / "appendonlydir").mkdir()
+        (data / "appendonlydir/appendonly.aof.manifest").write_text("file appendonly.aof.2.base.rdb seq 2 type b\n")
+    proc = host.run("--what", "redis", "--yes", name="prodkit-restore")
+    assert proc.returncode == 0, proc.stderr
+    assert "redis  snapshot %s -> %s/dump.rdb" % (snap[:8], data) in proc.stdout
+    assert "3 keys" in proc.stdout
+    assert (data / "dump.rdb").read_text().startswith("REDIS0011\ncelery task-1")
+    if appendonly == "yes":
+        # Redis ignores an RDB while AOF is on: the RDB is the new AOF's base.
+        manifest = (data / "appendonlydir/appendonly.aof.manifest").read_text()
+        assert manifest == "file appendonly.aof.1.base.rdb seq 1 type b\n"
+        assert (data / "appendonlydir/appendonly.aof.1.base.rdb").read_text() == (data / "dump.rdb").read_text()
+    else:
+        assert not (data / "appendonlydir").exists()
+    # What Redis had is kept aside, not deleted.
+    (aside,) = data.glob("prodkit-before-restore-*")
+    assert (aside / "dump.rdb").read_text() == "REDIS0011\nnew 1\n"
+    assert (aside / "appendonlydir").exists() == (appendonly == "yes")
+    # Redis alone first and checked (3 keys loaded), then its writers.
+    assert (host.state / "redis-loaded").read_text() == "3"
+    assert [sorted(services) for services in start_order(host)] == [["redis"], sorted(WRITERS)]
+    assert sorted(host.running()) == sorted(["db", "redis"] + WRITERS)
+
+
+def test_restore_redis_with_a_damaged_rdb_keeps_what_redis_had(host):
+    data = redis_host(host)
+    (data / "dump.rdb").write_text("garbage, not an RDB\n")
+    host.backup()
+    (data / "dump.rdb").write_text("REDIS0011\nlive 1\n")
+    proc = host.run("--what", "redis", "--yes", name="prodkit-restore")
+    assert proc.returncode == 1
+    assert "redis-check-rdb refuses the RDB of snapshot" in proc.stderr
+    assert "Redis keeps its data" in proc.stderr
+    assert (data / "dump.rdb").read_text() == "REDIS0011\nlive 1\n"
+    assert list(data.glob("prodkit-before-restore-*")) == []
+    assert not (data / "appendonlydir").exists()
+    assert sorted(host.running()) == sorted(["db", "redis"] + WRITERS)
+
+
+def test_restore_all_restores_db_media_and_redis(host):
+    redis_host(host)
+    result = host.backup()
+    assert set(result["snapshots"]) >= {"db", "media", "redis"}
+    proc = host.run("--what", "all", "--yes", name="prodkit-restore")
+    assert proc.returncode == 0, proc.stderr
+    for part in ("db", "media", "redis"):
+        assert "  %s " % part in proc.stdout
+
+
+def test_restore_redis_refuses_an_old_redis_with_aof(host):
+    redis_host(host)
+    host.backup()
+    (host.state / "redis-version").write_text("6.2.14")
+    proc = host.run("--what", "redis", "--yes", name="prodkit-restore")
+    assert proc.returncode == 1
+    assert "Redis with appendonly before 7.0" in proc.stderr
+    # Refused before anything stopped.
+    assert [c for c in host.calls("docker") if c[0] == "compose" and "stop" in c] == []
 
 
 def test_restore_with_the_lock_held(host, held_lock):
