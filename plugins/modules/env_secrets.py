@@ -134,27 +134,24 @@ seealso:
 '''
 
 EXAMPLES = r'''
-# The declarations live in variables (group_vars), so that every task that
-# writes the file declares the same keys:
-#
-#   app_env_values:
-#     DJANGO_ALLOWED_HOSTS: app.example.com
-#     POSTGRES_DB: app
-#     POSTGRES_USER: app
-#     WEB_CONCURRENCY: 3
-#   app_env_secret_values:            # from the vault
-#     SMTP_PASSWORD: "{{ vault_smtp_password }}"
-#   app_env_secrets:                  # generated on the host, kept across runs
-#     - {name: POSTGRES_PASSWORD, type: password, length: 40}
-#     - {name: DJANGO_SECRET_KEY, type: django}
-#     - {name: REDIS_PASSWORD, type: hex}
-
 - name: Render the environment of the app stack
   prodkit.stack.env_secrets:
     path: /srv/app/.env
-    values: "{{ app_env_values }}"
-    secret_values: "{{ app_env_secret_values }}"
-    secrets: "{{ app_env_secrets }}"
+    values:
+      DJANGO_ALLOWED_HOSTS: app.example.com
+      POSTGRES_DB: app
+      POSTGRES_USER: app
+      WEB_CONCURRENCY: 3
+    secret_values:
+      SMTP_PASSWORD: "{{ vault_smtp_password }}"
+    secrets:
+      - name: POSTGRES_PASSWORD
+        type: password
+        length: 40
+      - name: DJANGO_SECRET_KEY
+        type: django
+      - name: REDIS_PASSWORD
+        type: hex
     required: [POSTGRES_PASSWORD, SMTP_PASSWORD]
     owner: root
     group: root
@@ -169,17 +166,40 @@ EXAMPLES = r'''
 - name: Rotate the Redis password; every other secret keeps its value
   prodkit.stack.env_secrets:
     path: /srv/app/.env
-    values: "{{ app_env_values }}"
-    secret_values: "{{ app_env_secret_values }}"
-    secrets: "{{ app_env_secrets }}"
+    values:
+      DJANGO_ALLOWED_HOSTS: app.example.com
+      POSTGRES_DB: app
+      POSTGRES_USER: app
+      WEB_CONCURRENCY: 3
+    secret_values:
+      SMTP_PASSWORD: "{{ vault_smtp_password }}"
+    secrets:
+      - name: POSTGRES_PASSWORD
+        type: password
+        length: 40
+      - name: DJANGO_SECRET_KEY
+        type: django
+      - name: REDIS_PASSWORD
+        type: hex
     rotate: [REDIS_PASSWORD]
 
-- name: Drop keys that are no longer declared (WEB_CONCURRENCY removed from the values)
+- name: Drop keys that are no longer in the inventory
   prodkit.stack.env_secrets:
     path: /srv/app/.env
-    values: "{{ app_env_values | dict2items | rejectattr('key', 'eq', 'WEB_CONCURRENCY') | items2dict }}"
-    secret_values: "{{ app_env_secret_values }}"
-    secrets: "{{ app_env_secrets }}"
+    values:
+      DJANGO_ALLOWED_HOSTS: app.example.com
+      POSTGRES_DB: app
+      POSTGRES_USER: app
+    secret_values:
+      SMTP_PASSWORD: "{{ vault_smtp_password }}"
+    secrets:
+      - name: POSTGRES_PASSWORD
+        type: password
+        length: 40
+      - name: DJANGO_SECRET_KEY
+        type: django
+      - name: REDIS_PASSWORD
+        type: hex
     unmanaged: remove
 '''
 
