@@ -4,15 +4,16 @@
 #
 #   plant-bad-dump.sh truncated   the latest dump cut to half its size (a disk
 #                                 that filled up, a connection that dropped)
-#   plant-bad-dump.sh empty       no bytes at all (GitLab, 2017: a pg_dump of
-#                                 the wrong version wrote nothing, for months)
 #   plant-bad-dump.sh remove      forget the runs this script planted
 #
+# (An empty dump cannot be planted: restic >= 0.17 refuses to store an empty
+# stdin, "no data read", which is also what stops a pg_dump that writes
+# nothing; prodkit-backup checks the size as well.)
 # The run gets the latest good run's manifest, so only the dump is wrong.
 # Everything else is real: restic, prodkit-backup-drill, pg_restore and
 # PostgreSQL. Prints the planted run id.
 set -euo pipefail
-kind=${1:?usage: plant-bad-dump.sh truncated|empty|remove}
+kind=${1:?usage: plant-bad-dump.sh truncated|remove}
 env_file=${RESTIC_ENV_FILE:-/etc/prodkit/backups/restic.env}
 set -a
 # shellcheck disable=SC1090
@@ -27,7 +28,7 @@ for snap in json.load(sys.stdin) or []:
         print(snap["id"])' | xargs --no-run-if-empty restic forget --quiet
   exit 0
 fi
-case $kind in truncated|empty) ;; *) echo "unknown kind: $kind" >&2; exit 2 ;; esac
+case $kind in truncated) ;; *) echo "unknown kind: $kind" >&2; exit 2 ;; esac
 
 # The newest snapshot of a part: "<id> <path>".
 newest() {
@@ -44,11 +45,8 @@ read -r manifest_id manifest_path < <(newest db-manifest)
 run=planted-$kind-$(date +%s)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-: >"$work/dump"
-if [ "$kind" = truncated ]; then
-  restic dump "$dump_id" "$dump_path" >"$work/dump"
-  truncate --size=$(( $(stat -c %s "$work/dump") / 2 )) "$work/dump"
-fi
+restic dump "$dump_id" "$dump_path" >"$work/dump"
+truncate --size=$(( $(stat -c %s "$work/dump") / 2 )) "$work/dump"
 restic dump "$manifest_id" "$manifest_path" >"$work/manifest"
 restic backup --quiet --tag prodkit --tag db --tag "run:$run" \
   --stdin-from-command --stdin-filename "${dump_path#/}" -- cat "$work/dump"
