@@ -1085,7 +1085,7 @@ class Restore:
         cfg = self.cfg
         call(self.compose("start", cfg.redis_service), stdout=sys.stderr)
         cid = container_of(cfg, cfg.redis_service, "prodkit-restore")
-        for _ in range(300):
+        for _second in range(300):
             held = redis_keys(cid)
             if held is not None:
                 break
