@@ -134,17 +134,19 @@ seealso:
 '''
 
 EXAMPLES = r'''
+# Every task that writes the file declares the same keys. In a playbook they
+# live in group_vars; here YAML anchors (&) let the later tasks reuse (*) them.
 - name: Render the environment of the app stack
   prodkit.stack.env_secrets:
     path: /srv/app/.env
-    values:
+    values: &app_env_values
       DJANGO_ALLOWED_HOSTS: app.example.com
       POSTGRES_DB: app
       POSTGRES_USER: app
       WEB_CONCURRENCY: 3
-    secret_values:
+    secret_values: &app_env_secret_values
       SMTP_PASSWORD: "{{ vault_smtp_password }}"
-    secrets:
+    secrets: &app_env_secrets
       - name: POSTGRES_PASSWORD
         type: password
         length: 40
@@ -166,40 +168,20 @@ EXAMPLES = r'''
 - name: Rotate the Redis password; every other secret keeps its value
   prodkit.stack.env_secrets:
     path: /srv/app/.env
-    values:
-      DJANGO_ALLOWED_HOSTS: app.example.com
-      POSTGRES_DB: app
-      POSTGRES_USER: app
-      WEB_CONCURRENCY: 3
-    secret_values:
-      SMTP_PASSWORD: "{{ vault_smtp_password }}"
-    secrets:
-      - name: POSTGRES_PASSWORD
-        type: password
-        length: 40
-      - name: DJANGO_SECRET_KEY
-        type: django
-      - name: REDIS_PASSWORD
-        type: hex
+    values: *app_env_values
+    secret_values: *app_env_secret_values
+    secrets: *app_env_secrets
     rotate: [REDIS_PASSWORD]
 
-- name: Drop keys that are no longer in the inventory
+- name: Drop keys that are no longer declared (WEB_CONCURRENCY here)
   prodkit.stack.env_secrets:
     path: /srv/app/.env
     values:
       DJANGO_ALLOWED_HOSTS: app.example.com
       POSTGRES_DB: app
       POSTGRES_USER: app
-    secret_values:
-      SMTP_PASSWORD: "{{ vault_smtp_password }}"
-    secrets:
-      - name: POSTGRES_PASSWORD
-        type: password
-        length: 40
-      - name: DJANGO_SECRET_KEY
-        type: django
-      - name: REDIS_PASSWORD
-        type: hex
+    secret_values: *app_env_secret_values
+    secrets: *app_env_secrets
     unmanaged: remove
 '''
 
