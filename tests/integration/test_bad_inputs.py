@@ -57,6 +57,8 @@ CASES = {
     "backups-check-subset": ("backups_check_subset", "half", "backups_check_subset"),
     "monitoring-user-no-password": ("monitoring_ui_users", [{"name": "ops"}], "missing required arguments: password"),
     "monitoring-retention": ("monitoring_retention_time", "forever", "Prometheus durations"),
+    "monitoring-heartbeat-url": ("monitoring_heartbeat_url", "hc-ping.com/abc", "http(s):// URL"),
+    "monitoring-heartbeat-interval": ("monitoring_heartbeat_interval", "5s", "at least 10s"),
     "loadtest-route-no-path": ("loadtest_routes", [{"name": "home"}], "missing required arguments: path"),
     "loadtest-rate": ("loadtest_rate", 0, "loadtest_rate (-e rate=) must be more than 0"),
 }

@@ -137,7 +137,7 @@ run_promtool check rules "${rendered[@]}" || check_rc=$?
 am_rc=0
 am_image=${AMTOOL_IMAGE:-prodkit-testbed/alertmanager:latest}
 mkdir -m 0755 "$work/alertmanager" "$work/secrets"
-for secret in smtp_password slack_webhook_url telegram_bot_token; do
+for secret in smtp_password slack_webhook_url telegram_bot_token heartbeat_url; do
   echo placeholder >"$work/secrets/$secret"
 done
 chmod 0644 "$work"/secrets/*
