@@ -1,8 +1,9 @@
 """prodkit-backup: back up, restore and drill the Docker Compose stack with restic.
 
     prodkit-backup [run] [--json]
-    prodkit-backup restore [--snapshot latest|<run id>|<snapshot id>] [--what db|media|redis|both|all] --yes
-    prodkit-backup drill [--run <run id>]
+    prodkit-backup restore [--snapshot latest|<run id>|<snapshot id>] [--what db|media|redis|both|all]
+                           [--from local|offsite] --yes
+    prodkit-backup drill [--run <run id>] [--from local|offsite]
     prodkit-backup status [--json]
 
 Installed by prodkit.stack.backups as /usr/local/lib/prodkit/prodkit_backup.py,
@@ -25,8 +26,15 @@ and drill):
                the encrypted repository).
   redis        the RDB file after a fresh BGSAVE (the Celery queue and
                whatever else Redis holds); off when no redis service is set.
-Then: retention (forget + prune), an optional partial `restic check`, and
-node-exporter textfile metrics (also on failure). Exit status: 0 on
+Then: retention (forget + prune), an optional partial `restic check`, the
+off-site copy when one is configured (offsite_env_file: `restic copy` of
+every prodkit snapshot into the off-site repository, which is created with
+the local one's chunker parameters so that data deduplicates, then the same
+retention there), and node-exporter textfile metrics (also on failure). A
+failed off-site copy fails the run (exit 1) but leaves the local run
+recorded as a success: prodkit-backup-offsite.prom says the off-site part
+failed (alert BackupOffsiteFailed), and nothing is deleted off-site before
+the copy succeeded. Exit status: 0 on
 success, 75 when another run holds the lock, non-zero on any other failure
 (the failure metrics are written first).
 
@@ -69,7 +77,9 @@ on, as the base of a new multi-part AOF: Redis ignores an RDB when AOF is
 on), start Redis alone and check it holds the RDB's keys before anything
 that writes to it starts; start again the services that ran before, also
 when the restore failed (then exit non-zero). --what both is db and media,
-all is every part the configuration backs up.
+all is every part the configuration backs up. --from offsite reads the
+snapshots from the off-site repository (when the host or its local
+repository is lost); --from local (the default) from the local one.
 
 drill: restore the db dump of the newest run that has a dump and a manifest
 (or of the given run) into a scratch database <db>_drill inside the db
@@ -159,16 +169,17 @@ Compose stack to restic, apply retention, check and write metrics.
 Other commands: prodkit-backup restore|drill|status --help
 """,
     "prodkit-restore": """Usage: prodkit-restore [--snapshot latest|<run id>|<snapshot id>]
-                       [--what db|media|redis|both|all] --yes
+                       [--what db|media|redis|both|all] [--from local|offsite] --yes
 Restore the database, the media volume and/or Redis from restic (see
 prodkit-backup). --what both is db and media; all is every part backed up.
+--from offsite reads the off-site copy (the local repository is lost).
 The writer services (and Redis, for its part) are stopped during the restore
 and started again after.
 """,
-    "prodkit-backup-drill": "Usage: prodkit-backup-drill [--run <run id>]\n",
+    "prodkit-backup-drill": "Usage: prodkit-backup-drill [--run <run id>] [--from local|offsite]\n",
     "prodkit-backup status": """Usage: prodkit-backup status [--json]
-The last backup and restore drill, from their metrics files; exit 0 when both
-last runs succeeded, 1 otherwise.
+The last backup, restore drill and off-site copy, from their metrics files;
+exit 0 when the last runs succeeded, 1 otherwise.
 """,
 }
 
@@ -271,6 +282,7 @@ class Config:
         "check_subset": "",
         "writer_services": "",
         "config_paths": "",
+        "offsite_env_file": "",
         "lock_file": "/run/lock/prodkit-backup.lock",
         "state_dir": "/var/lib/prodkit",
     }
@@ -302,23 +314,44 @@ class Config:
                     raise Fail("%s: %s = %r is not a whole number" % (path, key, value)) from exc
             setattr(self, key, value)
 
-    def restic_env(self):
-        """os.environ plus the restic environment file (as `set -a; . file` read it)."""
-        try:
-            with open(self.env_file, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as exc:
-            raise Fail("cannot read the restic environment %s: apply the prodkit.stack.backups role"
-                       % self.env_file) from exc
-        parser = env_file_parser()
-        try:
-            entries = parser.env_values(parser.parse_env(text))
-        except parser.EnvFileError as exc:
-            raise Fail("cannot read the restic environment %s: %s" % (self.env_file, exc)) from exc
+    def restic_env(self, source="local"):
+        """os.environ plus the restic environment file (as `set -a; . file` read it).
+
+        source "offsite": the off-site repository's file over the local one,
+        so that it has the local password unless it sets its own, and the
+        local repository as the source of `restic copy` (RESTIC_FROM_*).
+        """
         env = dict(os.environ)
-        env.update({key: line.value for key, line in entries.items() if line.value is not None})
+        local = read_env_file(self.env_file)
+        env.update(local)
+        if source == "offsite":
+            if not self.offsite_env_file:
+                raise Fail("no off-site repository is configured (backups_offsite_repository is empty)")
+            env.update(read_env_file(self.offsite_env_file))
+            env["RESTIC_FROM_REPOSITORY"] = local.get("RESTIC_REPOSITORY", "")
+            env["RESTIC_FROM_PASSWORD"] = local.get("RESTIC_PASSWORD", "")
         env["RESTIC_CACHE_DIR"] = self.cache_dir
         return env
+
+
+def read_env_file(path):
+    """{key: value} of an env file as env_secrets writes it."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise Fail("cannot read the restic environment %s: apply the prodkit.stack.backups role" % path) from exc
+    parser = env_file_parser()
+    try:
+        entries = parser.env_values(parser.parse_env(text))
+    except parser.EnvFileError as exc:
+        raise Fail("cannot read the restic environment %s: %s" % (path, exc)) from exc
+    return {key: line.value for key, line in entries.items() if line.value is not None}
+
+
+def redact(repository):
+    """A repository URL without its credentials (rest:https://user:pass@host/...)."""
+    return re.sub(r"://[^/@]*@", "://***@", repository or "")
 
 
 # --- shared pieces -------------------------------------------------------------
@@ -487,6 +520,8 @@ class Backup:
         self.step = "start"
         self.parts, self.snap, self.added, self.total = [], {}, {}, {}
         self.snapshot_count = self.repo_size = None
+        self.offsite_count = None
+        self.local_done = False
         self.psql = None
         self.tmp_dir = tempfile.mkdtemp(prefix="prodkit-backup.", dir="/tmp")
 
@@ -521,7 +556,11 @@ class Backup:
             self.psql.wait()
             self.psql = None
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
-        if rc != 0:
+        if rc != 0 and self.local_done:
+            # The local run is complete and recorded; only the off-site copy failed.
+            log("FAILED in step '%s' (exit %d): the local backup (run %s) is complete, the off-site copy is not"
+                % (self.step, rc, self.run_id))
+        elif rc != 0:
             try:
                 self.write_metrics(False)
             except OSError:
@@ -567,21 +606,22 @@ class Backup:
         self.parts.remove(part)
         del self.snap[part]
 
-    def open_repository(self):
-        self.step = "repository"
-        proc = call(["restic", "cat", "config"], check=False, env=self.env,
+    def open_repository(self, env=None, name="restic repository", env_file=None, init=("init",)):
+        env = self.env if env is None else env
+        proc = call(["restic", "cat", "config"], check=False, env=env,
                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if proc.returncode == 10:
             # Exit 10 = "repository does not exist" (restic >= 0.17): the only
             # case in which a repository is created. A wrong password (12), a
-            # lock (11) or a network error (1) must never lead to a second,
-            # empty repository.
-            log("the repository does not exist yet: restic init")
-            call(["restic", "init"], env=self.env, stdout=sys.stderr)
+            # lock (11), refused credentials or a network error (1) must never
+            # lead to a second, empty repository.
+            log("the %s does not exist yet: restic %s" % (name, " ".join(init)))
+            call(["restic", *init], env=env, stdout=sys.stderr)
         elif proc.returncode != 0:
             sys.stderr.write(proc.stderr)
-            raise Fail("cannot open the restic repository (restic exit %d; 12 = wrong password, 11 = locked): check "
-                       "RESTIC_REPOSITORY/RESTIC_PASSWORD in %s and the network" % (proc.returncode, self.cfg.env_file))
+            raise Fail("cannot open the %s %s (restic exit %d; 12 = wrong password, 11 = locked, 1 = refused "
+                       "credentials or the network): check RESTIC_REPOSITORY, RESTIC_PASSWORD and the credentials in %s"
+                       % (name, redact(env.get("RESTIC_REPOSITORY")), proc.returncode, env_file or self.cfg.env_file))
 
     def batch(self, sql):
         """Send SQL to the psql session; its output up to the end-of-batch marker."""
@@ -703,12 +743,12 @@ class Backup:
         self.backup_part("redis", "--stdin-from-command", "--stdin-filename", "%s-redis.rdb" % self.cfg.project,
                          "--", "docker", "exec", cid, "cat", rdb)
 
-    def retention(self):
+    def retention(self, env=None):
         # Per part: each snapshot carries a unique run:<id> tag, so grouping
         # by tags would put every snapshot in a group of its own and never
         # forget anything. Selecting the part's snapshots by tag and grouping
         # by host applies the policy to each part separately.
-        self.step = "retention"
+        env = self.env if env is None else env
         parts = ["db", "db-manifest"]
         parts += ["media"] if self.cfg.media_volume else []
         parts += ["config"] if self.cfg.config_paths else []
@@ -718,9 +758,40 @@ class Backup:
             call(["restic", "forget", "--quiet", "--tag", "prodkit,%s" % part, "--group-by", "host",
                   "--keep-last", str(cfg.keep_last), "--keep-daily", str(cfg.keep_daily),
                   "--keep-weekly", str(cfg.keep_weekly), "--keep-monthly", str(cfg.keep_monthly)],
-                 env=self.env, stdout=sys.stderr)
+                 env=env, stdout=sys.stderr)
         log("pruning unreferenced data")
-        call(["restic", "prune", "--quiet"], env=self.env, stdout=sys.stderr)
+        call(["restic", "prune", "--quiet"], env=env, stdout=sys.stderr)
+
+    def offsite(self):
+        """Copy every prodkit snapshot the off-site repository lacks, then apply
+        the retention there. Nothing is forgotten off-site unless the copy
+        succeeded."""
+        self.step = "offsite"
+        env = self.cfg.restic_env("offsite")
+        log("off-site copy to %s" % redact(env.get("RESTIC_REPOSITORY")))
+        self.open_repository(env, "off-site repository", self.cfg.offsite_env_file,
+                             ("init", "--copy-chunker-params"))
+        proc = call(["restic", "copy", "--quiet", "--tag", "prodkit"], check=False, env=env, stdout=sys.stderr)
+        if proc.returncode != 0:
+            raise Fail("restic copy to the off-site repository %s failed (exit %d; see its messages above); nothing "
+                       "was deleted there, and the next run copies what is missing"
+                       % (redact(env.get("RESTIC_REPOSITORY")), proc.returncode))
+        self.step = "offsite retention"
+        self.retention(env)
+        self.offsite_count = len(restic_snapshots(env))
+        log("off-site: %d snapshots" % self.offsite_count)
+
+    def write_offsite_metrics(self, success):
+        stamp, last_success = update_state(self.cfg.state_dir, "offsite-last-success", success)
+        lines = gauge("prodkit_backup_offsite_last_run_timestamp_seconds", "End of the last off-site copy.", stamp)
+        lines += gauge("prodkit_backup_offsite_last_success_timestamp_seconds",
+                       "End of the last successful off-site copy (0: never).", last_success)
+        lines += gauge("prodkit_backup_offsite_success", "1 if the last off-site copy succeeded, else 0.",
+                       int(success))
+        if self.offsite_count is not None:
+            lines += gauge("prodkit_backup_offsite_snapshot_count",
+                           "Snapshots tagged prodkit in the off-site repository.", self.offsite_count)
+        write_textfile(self.cfg.metrics_dir, "prodkit-backup-offsite.prom", lines)
 
     def check(self):
         self.step = "check"
@@ -752,6 +823,7 @@ class Backup:
             print(json.dumps({"snapshots": {p: self.snap[p] for p in self.parts}, "run": self.run_id}))
 
     def run(self, as_json):
+        self.step = "repository"
         self.open_repository()
         log("run %s" % self.run_id)
         self.database()
@@ -761,10 +833,20 @@ class Backup:
             self.config()
         if self.cfg.redis_service:
             self.redis()
+        self.step = "retention"
         self.retention()
         if self.cfg.check_subset:
             self.check()
         self.finish(as_json)
+        if self.cfg.offsite_env_file:
+            self.local_done = True
+            try:
+                self.offsite()
+            except (Fail, CommandFailed):
+                self.write_offsite_metrics(False)
+                raise
+            self.write_offsite_metrics(True)
+            self.step = "done"
 
 
 def guarded(action, finish):
@@ -1162,22 +1244,26 @@ class Restore:
 
 
 def cmd_restore(argv):
-    selector, what, yes = "latest", "both", False
+    selector, what, yes, source = "latest", "both", False, "local"
     args = list(argv)
     while args:
         arg = args.pop(0)
-        if arg in ("--snapshot", "--what"):
+        if arg in ("--snapshot", "--what", "--from"):
             if not args:
                 raise Fail("%s needs a value" % arg)
             value = args.pop(0)
             if arg == "--snapshot":
                 selector = value
-            else:
+            elif arg == "--what":
                 what = value
+            else:
+                source = value
         elif arg.startswith("--snapshot="):
             selector = arg.split("=", 1)[1]
         elif arg.startswith("--what="):
             what = arg.split("=", 1)[1]
+        elif arg.startswith("--from="):
+            source = arg.split("=", 1)[1]
         elif arg == "--yes":
             yes = True
         elif arg in ("-h", "--help"):
@@ -1187,6 +1273,8 @@ def cmd_restore(argv):
             usage_error("prodkit-restore", arg)
     if what not in ("db", "media", "redis", "both", "all"):
         raise Fail("--what must be db, media, redis, both (db and media) or all, not '%s'" % what)
+    if source not in ("local", "offsite"):
+        raise Fail("--from must be local or offsite, not '%s'" % source)
     if not re.fullmatch(r"[A-Za-z0-9:._-]+", selector):
         raise Fail("--snapshot '%s' is not a run id or snapshot id" % selector)
     if not yes:
@@ -1205,7 +1293,9 @@ def cmd_restore(argv):
     if not try_lock(lock):
         raise Fail("a backup, restore or drill is running (lock %s is held): wait for it to finish and retry"
                    % cfg.lock_file)
-    env = cfg.restic_env()
+    env = cfg.restic_env(source)
+    if source == "offsite":
+        log("restoring from the off-site repository %s" % redact(env.get("RESTIC_REPOSITORY")))
     restore = Restore(cfg, env, parts)
 
     def finish(rc):
@@ -1348,7 +1438,7 @@ class Drill:
 
 
 def cmd_drill(argv):
-    want = "latest"
+    want, source = "latest", "local"
     args = list(argv)
     while args:
         arg = args.pop(0)
@@ -1356,11 +1446,16 @@ def cmd_drill(argv):
             if not args:
                 raise Fail("--run needs a value")
             want = args.pop(0).removeprefix("run:")
+        elif arg == "--from":
+            source = args.pop(0) if args else ""
+            if source not in ("local", "offsite"):
+                raise Fail("--from must be local or offsite")
         elif arg in ("-h", "--help"):
             sys.stdout.write(USAGE["prodkit-backup-drill"])
             return 0
         else:
-            raise Fail("unknown argument '%s' (usage: prodkit-backup-drill [--run <run id>])" % arg)
+            raise Fail("unknown argument '%s' (usage: prodkit-backup-drill [--run <run id>] [--from local|offsite])"
+                       % arg)
     require_root()
     cfg = Config(config_path())
     # A drill scheduled right after the backup waits for the backup to finish.
@@ -1368,7 +1463,7 @@ def cmd_drill(argv):
     lock = open_lock(cfg.lock_file)
     if not try_lock(lock, wait):
         raise Fail("a backup or restore still holds %s after %ds: retry when it has finished" % (cfg.lock_file, wait))
-    env = cfg.restic_env()
+    env = cfg.restic_env(source)
     drill = Drill(cfg, env)
     return guarded(lambda: drill.run(want), drill.cleanup)
 
@@ -1426,8 +1521,17 @@ def cmd_status(argv):
         else:
             entry["rows"] = int(samples.get("prodkit_backup_drill_rows", 0))
         report[name] = entry
+    if cfg.offsite_env_file:
+        samples = read_metrics(os.path.join(cfg.metrics_dir, "prodkit-backup-offsite.prom"))
+        report["offsite"] = None if samples is None else {
+            "success": bool(samples.get("prodkit_backup_offsite_success")),
+            "last_run": int(samples.get("prodkit_backup_offsite_last_run_timestamp_seconds", 0)),
+            "last_success": int(samples.get("prodkit_backup_offsite_last_success_timestamp_seconds", 0)),
+            "snapshot_count": samples.get("prodkit_backup_offsite_snapshot_count"),
+        }
     ok = bool(report["backup"] and report["backup"]["success"]) and (report["drill"] is None
                                                                      or report["drill"]["success"])
+    ok = ok and (report.get("offsite") is None or report["offsite"]["success"])
     if as_json:
         print(json.dumps(dict(report, ok=ok)))
         return 0 if ok else 1
@@ -1440,6 +1544,11 @@ def cmd_status(argv):
             extra = ", %d snapshots" % entry["snapshot_count"]
         if name == "drill":
             extra = ", %d rows verified" % entry["rows"]
+        if name == "offsite":
+            print("%-7s last copy %s %s, last success %s%s" % (
+                name, when(entry["last_run"]), "ok" if entry["success"] else "FAILED", when(entry["last_success"]),
+                "" if entry["snapshot_count"] is None else ", %d snapshots" % entry["snapshot_count"]))
+            continue
         print("%-6s last run %s %s in %d s, last success %s%s" % (
             name, when(entry["last_run"]), "ok" if entry["success"] else "FAILED", entry["duration_seconds"],
             when(entry["last_success"]), extra))

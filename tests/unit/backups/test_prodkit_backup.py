@@ -239,7 +239,8 @@ def test_empty_dump_fails_the_run_and_leaves_no_dump(host):
 def test_repository_that_does_not_open_is_never_initialised(host, rc):
     proc = host.run(FAKE_RC_CAT=str(rc))
     assert proc.returncode == 1
-    assert ("cannot open the restic repository (restic exit %d; 12 = wrong password, 11 = locked)" % rc) in proc.stderr
+    assert "cannot open the restic repository %s/repo (restic exit %d; 12 = wrong password, 11 = locked" % (
+        host.tmp, rc) in proc.stderr
     assert "Fatal: fake restic cat fails" in proc.stderr
     assert [c for c in host.calls("restic") if c[0] != "cat"] == []
     assert host.metrics_of()["prodkit_backup_success"] == "0"
@@ -560,6 +561,100 @@ def test_drill_waits_for_the_lock_then_gives_up(host, held_lock):
 
 
 # --- status and names -----------------------------------------------------------------
+
+
+# --- off-site copy -------------------------------------------------------------------
+
+
+def offsite(host):
+    """Configure an off-site repository (its env file holds only the repository
+    and a credential: the password comes from the local file)."""
+    env = host.tmp / "restic-offsite.env"
+    env.write_text("RESTIC_REPOSITORY='sftp:backup@offsite.example:/srv/offsite'\nAWS_ACCESS_KEY_ID='k'\n")
+    host.write_conf(offsite_env_file=env)
+    return env
+
+
+def offsite_snapshots(host):
+    return json.loads((host.state / "repo-offsite.json").read_text())["snapshots"]
+
+
+def test_offsite_copy_after_each_run(host):
+    offsite(host)
+    proc = host.run("--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "the off-site repository does not exist yet: restic init --copy-chunker-params" in proc.stderr
+    first = json.loads(proc.stdout.splitlines()[-1])
+    second = host.backup()
+    local = sorted(s["id"] for s in host.snapshots())
+    assert sorted(s["original"] for s in offsite_snapshots(host)) == local
+    assert {first["run"], second["run"]} <= {t[4:] for s in offsite_snapshots(host) for t in s["tags"]
+                                             if t.startswith("run:")}
+    restic = host.calls("restic")
+    # Created with the local repository's chunker parameters, once.
+    assert restic.count(["init", "--copy-chunker-params"]) == 1
+    # The retention runs off-site too, after the copy.
+    copies = [i for i, c in enumerate(restic) if c[0] == "copy"]
+    forgets = [i for i, c in enumerate(restic) if c[0] == "forget" and "--keep-last" in c]
+    assert copies and forgets[-1] > copies[-1]
+    metrics = host.metrics_of("prodkit-backup-offsite.prom")
+    assert metrics["prodkit_backup_offsite_success"] == "1"
+    assert int(metrics["prodkit_backup_offsite_last_success_timestamp_seconds"]) > 0
+    assert metrics["prodkit_backup_offsite_snapshot_count"] == str(len(local))
+
+
+@pytest.mark.parametrize("fail", ["FAKE_RC_OFFSITE_CAT", "FAKE_RC_OFFSITE_COPY"])
+def test_failed_offsite_copy_fails_the_run_keeps_the_local_one_and_deletes_nothing(host, fail):
+    offsite(host)
+    host.backup()
+    before = offsite_snapshots(host)
+    calls = len(host.calls("restic"))
+    proc = host.run(**{fail: "1"})
+    assert proc.returncode == 1
+    assert "prodkit-backup ok: run" in proc.stdout
+    assert "sftp:backup@offsite.example:/srv/offsite" in proc.stderr
+    assert ("cannot open the off-site repository" in proc.stderr) or ("restic copy to the off-site repository"
+                                                                      in proc.stderr)
+    assert "the local backup (run " in proc.stderr and "is complete, the off-site copy is not" in proc.stderr
+    # Nothing forgotten or pruned off-site after the failure.
+    later = host.calls("restic")[calls:]
+    failed = max(i for i, c in enumerate(later) if c[0] in ("cat", "copy"))
+    assert [c for c in later[failed + 1:] if c[0] in ("forget", "prune")] == []
+    assert offsite_snapshots(host) == before
+    # The local run is recorded as a success; the off-site copy as a failure.
+    assert host.metrics_of()["prodkit_backup_success"] == "1"
+    metrics = host.metrics_of("prodkit-backup-offsite.prom")
+    assert metrics["prodkit_backup_offsite_success"] == "0"
+    assert int(metrics["prodkit_backup_offsite_last_success_timestamp_seconds"]) > 0
+    status = host.run("status")
+    assert status.returncode == 1
+    assert re.search(r"(?m)^offsite last copy \S+Z FAILED, last success \S+Z", status.stdout)
+
+
+def test_restore_and_drill_from_offsite_when_the_local_repository_is_lost(host):
+    offsite(host)
+    first = host.backup()
+    (host.state / "repo.json").unlink()
+    (host.state / "db").write_text("rows written after the backup\n")
+    proc = host.run("--yes", "--what", "both", name="prodkit-restore")
+    assert proc.returncode == 1
+    proc = host.run("--yes", "--what", "both", "--from", "offsite", name="prodkit-restore")
+    assert proc.returncode == 0, proc.stderr
+    assert "restoring from the off-site repository sftp:backup@offsite.example:/srv/offsite" in proc.stderr
+    assert "prodkit-restore ok: run %s" % first["run"] in proc.stdout
+    assert (host.state / "restored-app_restoring").read_text() == "rows of run 1\n"
+    proc = host.run("--from", "offsite", name="prodkit-backup-drill")
+    assert proc.returncode == 0, proc.stderr
+    assert "drill ok" in proc.stdout
+
+
+def test_from_offsite_without_an_offsite_repository(host):
+    host.backup()
+    proc = host.run("--yes", "--from", "offsite", name="prodkit-restore")
+    assert proc.returncode == 1
+    assert "no off-site repository is configured (backups_offsite_repository is empty)" in proc.stderr
+    proc = host.run("--yes", "--from", "elsewhere", name="prodkit-restore")
+    assert "--from must be local or offsite, not 'elsewhere'" in proc.stderr
 
 
 def test_status(host):

@@ -29,7 +29,7 @@ def test_internal_roles_only_hold_defaults(role):
 # passed through as given and checked by their own tool (Compose, dockerd,
 # Prometheus): an argument spec's `options:` would refuse their keys.
 FREE_FORM = {
-    "backups_repository_env",  # environment variable -> value
+    "backups_repository_env", "backups_offsite_repository_env",  # environment variable -> value
     "compose_stack_env_values", "compose_stack_env_secret_values",  # .env key -> value
     "compose_stack_django_environment", "compose_stack_node_environment",  # environment variable -> value
     "compose_stack_networks", "compose_stack_volumes",  # name -> Compose definition
