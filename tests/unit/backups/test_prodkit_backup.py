@@ -142,7 +142,7 @@ def test_run_backs_up_every_part_and_writes_metrics(host):
     (manifest,) = host.snapshots("db-manifest")
     manifest_text = subprocess.run([str(MOCK / "restic"), "dump", manifest["id"], "x"], capture_output=True,
                                    text=True, check=True, env=dict(os.environ, FAKE_STATE=str(host.state),
-                                                                   RESTIC_REPOSITORY="r", RESTIC_PASSWORD="p")).stdout
+                                                                   RESTIC_REPOSITORY="/r", RESTIC_PASSWORD="p")).stdout
     assert manifest_text == "# prodkit-db-manifest v1\trun=%s\tdb=app\tpg_snapshot=00000003-0000001B-1\n%s" % (
         result["run"], MANIFEST)
     # The session took the locks and ran the manifest inside its REPEATABLE READ transaction.
