@@ -489,6 +489,17 @@ def update_state(state_dir, name, success):
     return stamp, last_success
 
 
+def outcome_gauges(state_dir, state, prefix, what, meaning, success):
+    """(end of this run, the gauges of its outcome): last run, last success
+    (kept in <state_dir>/<state>; 0: never) and success."""
+    stamp, last_success = update_state(state_dir, state, success)
+    lines = gauge(prefix + "last_run_timestamp_seconds", "End of the last %s." % what, stamp)
+    lines += gauge(prefix + "last_success_timestamp_seconds", "End of the last successful %s (0: never)." % what,
+                   last_success)
+    lines += gauge(prefix + "success", "1 if the last %s %s, else 0." % (what, meaning), int(success))
+    return stamp, lines
+
+
 def write_textfile(metrics_dir, name, lines):
     """node-exporter's textfile collector reads *.prom; written under a name it
     ignores and renamed, so a scrape never sees half a file."""
@@ -526,11 +537,8 @@ class Backup:
         self.tmp_dir = tempfile.mkdtemp(prefix="prodkit-backup.", dir="/tmp")
 
     def write_metrics(self, success):
-        stamp, last_success = update_state(self.cfg.state_dir, "backup-last-success", success)
-        lines = gauge("prodkit_backup_last_run_timestamp_seconds", "End of the last prodkit-backup run.", stamp)
-        lines += gauge("prodkit_backup_last_success_timestamp_seconds", "End of the last successful run (0: never).",
-                       last_success)
-        lines += gauge("prodkit_backup_success", "1 if the last run succeeded, else 0.", int(success))
+        stamp, lines = outcome_gauges(self.cfg.state_dir, "backup-last-success", "prodkit_backup_",
+                                      "prodkit-backup run", "succeeded", success)
         lines += gauge("prodkit_backup_duration_seconds", "Duration of the last run.", stamp - self.start)
         if self.parts:
             lines += gauge("prodkit_backup_size_bytes",
@@ -782,12 +790,8 @@ class Backup:
         log("off-site: %d snapshots" % self.offsite_count)
 
     def write_offsite_metrics(self, success):
-        stamp, last_success = update_state(self.cfg.state_dir, "offsite-last-success", success)
-        lines = gauge("prodkit_backup_offsite_last_run_timestamp_seconds", "End of the last off-site copy.", stamp)
-        lines += gauge("prodkit_backup_offsite_last_success_timestamp_seconds",
-                       "End of the last successful off-site copy (0: never).", last_success)
-        lines += gauge("prodkit_backup_offsite_success", "1 if the last off-site copy succeeded, else 0.",
-                       int(success))
+        lines = outcome_gauges(self.cfg.state_dir, "offsite-last-success", "prodkit_backup_offsite_",
+                               "off-site copy", "succeeded", success)[1]
         if self.offsite_count is not None:
             lines += gauge("prodkit_backup_offsite_snapshot_count",
                            "Snapshots tagged prodkit in the off-site repository.", self.offsite_count)
@@ -1352,12 +1356,8 @@ class Drill:
         self.rows = 0
 
     def write_metrics(self, success):
-        stamp, last_success = update_state(self.cfg.state_dir, "drill-last-success", success)
-        lines = gauge("prodkit_backup_drill_last_run_timestamp_seconds", "End of the last restore drill.", stamp)
-        lines += gauge("prodkit_backup_drill_last_success_timestamp_seconds",
-                       "End of the last successful restore drill (0: never).", last_success)
-        lines += gauge("prodkit_backup_drill_success", "1 if the last restore drill matched the manifest, else 0.",
-                       int(success))
+        stamp, lines = outcome_gauges(self.cfg.state_dir, "drill-last-success", "prodkit_backup_drill_",
+                                      "restore drill", "matched the manifest", success)
         lines += gauge("prodkit_backup_drill_duration_seconds", "Duration of the last restore drill.",
                        stamp - self.start)
         lines += gauge("prodkit_backup_drill_rows", "Rows verified by the last successful drill.", self.rows)
