@@ -49,12 +49,25 @@ printf '%s\n' "${scenarios[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _
 
 failed=0
 [ -f "$results" ] || { echo "no scenario ran" >&2; exit 1; }
+# What failed, in a few lines per scenario (the task and its message), for
+# the end of `make test`: CI keeps only the tail of a run's output.
+failures=$logs/molecule-failures
+: >"$failures"
 awk '{print $1, $2}' "$results" >"$times"
 while read -r s took rc; do
   if [ "$rc" -ne 0 ]; then
     failed=$((failed + 1))
     printf '\n----- %s failed; last 120 lines of %s -----\n' "$s" "$logs/molecule-$s.log"
     tail -n 120 "$logs/molecule-$s.log"
+    {
+      printf -- '--- %s (log: %s)\n' "$s" "$logs/molecule-$s.log"
+      # The last task that failed (the expected failures of refusal tests come before it).
+      sed 's/\x1b\[[0-9;]*m//g' "$logs/molecule-$s.log" | awk '
+        { line[NR] = $0 } /^[^a-z]*(fatal|failed): \[/ { last = NR }
+        END { if (last) for (i = (last > 12 ? last - 12 : 1); i <= last + 30 && i <= NR; i++) print line[i] }' |
+        grep -v -E '^[^a-z]*\*+[^a-z]*$'
+      grep -a -E 'Executed: Failed|CRITICAL' "$logs/molecule-$s.log" | sed 's/\x1b\[[0-9;]*m//g' | head -n 3
+    } >>"$failures"
   fi
 done <"$results"
 echo

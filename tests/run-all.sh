@@ -26,5 +26,9 @@ done
 
 printf '\n===== summary (%ss in all) =====\n' "$(( $(date +%s) - started_all ))"
 printf '%s\n' "${summary[@]}"
+if [ -s .testbed/logs/molecule-failures ] && [[ " ${stages[*]} " == *" molecule "* ]]; then
+  printf '\n===== what failed in molecule =====\n'
+  cat .testbed/logs/molecule-failures
+fi
 echo "stages: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
