@@ -38,6 +38,18 @@ the copy succeeded. Exit status: 0 on
 success, 75 when another run holds the lock, non-zero on any other failure
 (the failure metrics are written first).
 
+Opening a repository (local, then off-site) comes first, bounded
+  `restic cat config`, which writes and deletes nothing, before anything is
+  written to or deleted from the repository. restic (0.18) retries for up to
+  15 minutes every backend error it does not know to be permanent, with no
+  option to shorten that; an S3 endpoint's InvalidAccessKeyId or
+  SignatureDoesNotMatch (the answer to the bucket location request) is such
+  an error. So restic's messages are read as they come: the first one that
+  says the endpoint refuses the credentials, or lacks the bucket, ends it and
+  fails the run with that reason; after open_timeout seconds (default 120)
+  it is ended in any case. Secret values of the environment files are masked
+  in restic's messages. The copy and retention after it are not bounded.
+
 Consistency of the dump and the manifest
   A psql session is held open inside the db container. It opens a
   REPEATABLE READ READ ONLY transaction and exports its snapshot
@@ -109,6 +121,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 CONF = "/etc/prodkit/backups/backup.conf"
@@ -116,6 +129,19 @@ EOB = "__PRODKIT_END_OF_BATCH__"
 MANIFEST_HEADER = "# prodkit-db-manifest v1"
 PARTS = ("db", "db-manifest", "media", "config", "redis")
 EXIT_LOCKED = 75
+
+# restic's messages that say a repository's endpoint refuses the credentials,
+# or that its bucket does not exist. restic 0.18 retries every backend error
+# it does not know to be permanent for up to 15 minutes, with no option to
+# shorten that; S3's InvalidAccessKeyId and SignatureDoesNotMatch (answered
+# to the bucket location request) and NoSuchBucket are such errors. The
+# repository check (probe_repository) ends restic at the first of these.
+OPEN_PROBLEMS = (
+    ("refused", re.compile(r"InvalidAccessKeyId|Access Key Id you provided|SignatureDoesNotMatch|signature we "
+                           r"calculated|AccessDenied|Access Denied|InvalidToken|InvalidClientTokenId|\(40[13]\)|"
+                           r"\b40[13] (?:Forbidden|Unauthorized)|Permission denied \(publickey", re.I)),
+    ("no bucket", re.compile(r"NoSuchBucket|bucket does not exist", re.I)),
+)
 
 # psql / pg_dump / pg_restore in the db container, as the container's own
 # superuser and database (local socket: trust inside the container). The
@@ -275,8 +301,10 @@ class Config:
     """backup.conf: INI, section [backup]; lists one item a line."""
 
     LISTS = ("writer_services", "config_paths")
-    INTS = ("keep_last", "keep_daily", "keep_weekly", "keep_monthly")
+    INTS = ("keep_last", "keep_daily", "keep_weekly", "keep_monthly", "open_timeout")
     DEFAULTS = {
+        # Seconds that opening a repository (restic cat config) may take.
+        "open_timeout": "120",
         "redis_service": "",
         "media_volume": "",
         "check_subset": "",
@@ -286,7 +314,8 @@ class Config:
         "lock_file": "/run/lock/prodkit-backup.lock",
         "state_dir": "/var/lib/prodkit",
     }
-    REQUIRED = ("project", "compose_dir", "db_service", "metrics_dir", "env_file", "cache_dir") + INTS
+    REQUIRED = ("project", "compose_dir", "db_service", "metrics_dir", "env_file", "cache_dir", "keep_last",
+                "keep_daily", "keep_weekly", "keep_monthly")
 
     def __init__(self, path):
         parser = configparser.ConfigParser(interpolation=None, defaults=self.DEFAULTS)
@@ -347,6 +376,85 @@ def read_env_file(path):
     except parser.EnvFileError as exc:
         raise Fail("cannot read the restic environment %s: %s" % (path, exc)) from exc
     return {key: line.value for key, line in entries.items() if line.value is not None}
+
+
+def secret_values(cfg, source="local"):
+    """The values restic's messages must never show: those of the restic
+    environment files but the repository and cache paths (the password and
+    the credentials of backups_repository_env / backups_offsite_repository_env)."""
+    values = read_env_file(cfg.env_file)
+    if source == "offsite":
+        values.update(read_env_file(cfg.offsite_env_file))
+    return sorted({v for k, v in values.items() if k not in ("RESTIC_REPOSITORY", "RESTIC_CACHE_DIR") and v},
+                  key=len, reverse=True)
+
+
+def mask(text, hidden):
+    for value in hidden:
+        text = text.replace(value, "********")
+    return text
+
+
+def probe_repository(env, timeout, hidden=()):
+    """`restic cat config` (reads the repository's config file; writes and
+    deletes nothing), bounded: (exit status or None, problem, restic's message).
+
+    restic's messages go to our stderr as they come, with the values of
+    `hidden` masked. The first that says the endpoint refuses the credentials
+    or lacks the bucket (OPEN_PROBLEMS) ends restic at once: problem
+    "refused" or "no bucket", status None. Otherwise restic is ended after
+    `timeout` seconds (problem "timeout"). A restic that exits by itself:
+    its status, and the problem its messages name ("" for none).
+    """
+    flush()
+    proc = subprocess.Popen(["restic", "cat", "config"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, errors="replace")
+    found, ended = [], threading.Event()
+
+    def relay():
+        for line in proc.stderr:
+            # Not what restic says when it is ended ("context canceled", "Is
+            # there a repository at ...?"): our message says why.
+            if ended.is_set():
+                continue
+            line = mask(line.rstrip("\n"), hidden)
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+            problem = next((kind for kind, pattern in OPEN_PROBLEMS if pattern.search(line)), None)
+            if problem:
+                found.append((problem, line))
+                ended.set()
+                proc.terminate()
+
+    reader = threading.Thread(target=relay, daemon=True)
+    reader.start()
+    timed_out = False
+    try:
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        ended.set()
+        proc.terminate()
+    finally:
+        # Also when we are terminated ourselves: no restic is left behind.
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    reader.join(timeout=5)
+    if found:
+        problem, line = found[0]
+        return None, problem, restic_error(line)
+    if timed_out:
+        return None, "timeout", ""
+    return rc, "", ""
+
+
+def restic_error(line):
+    """The error in a line of restic's (after "retrying after 1.2s: ", "failed: " or "Fatal: ")."""
+    match = re.search(r"(?:retrying after [^:]*: |failed: |Fatal: )(.*)$", line)
+    return (match.group(1) if match else line).strip()
 
 
 def redact(repository):
@@ -614,22 +722,38 @@ class Backup:
         self.parts.remove(part)
         del self.snap[part]
 
-    def open_repository(self, env=None, name="restic repository", env_file=None, init=("init",)):
+    def open_repository(self, env=None, name="restic repository", env_file=None, init=("init",), source="local"):
+        """Open the repository before anything is written to or deleted from
+        it, in bounded time (probe_repository); create it only when restic
+        says it does not exist."""
         env = self.env if env is None else env
-        proc = call(["restic", "cat", "config"], check=False, env=env,
-                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if proc.returncode == 10:
+        env_file = env_file or self.cfg.env_file
+        where = "the %s %s" % (name, redact(env.get("RESTIC_REPOSITORY")))
+        variable = "backups_offsite_repository_env" if source == "offsite" else "backups_repository_env"
+        started = time.monotonic()
+        rc, problem, error = probe_repository(env, self.cfg.open_timeout, secret_values(self.cfg, source))
+        if problem == "refused":
+            raise Fail("cannot open %s: the endpoint refuses the credentials (%s) after %d s: check the keys in %s "
+                       "(%s) and the endpoint in the repository URL; nothing was written or deleted there"
+                       % (where, error, time.monotonic() - started, env_file, variable))
+        if problem == "no bucket":
+            raise Fail("cannot open %s: the bucket does not exist (%s): create it (restic creates the repository "
+                       "in it, not the bucket) or fix the repository URL" % (where, error))
+        if problem == "timeout":
+            raise Fail("cannot open %s: restic did not open it within %d s (backups_open_timeout; its messages are "
+                       "above): check the network, the endpoint and the credentials in %s (%s); nothing was written "
+                       "or deleted there" % (where, self.cfg.open_timeout, env_file, variable))
+        if rc == 10:
             # Exit 10 = "repository does not exist" (restic >= 0.17): the only
             # case in which a repository is created. A wrong password (12), a
             # lock (11), refused credentials or a network error (1) must never
             # lead to a second, empty repository.
             log("the %s does not exist yet: restic %s" % (name, " ".join(init)))
             call(["restic", *init], env=env, stdout=sys.stderr)
-        elif proc.returncode != 0:
-            sys.stderr.write(proc.stderr)
-            raise Fail("cannot open the %s %s (restic exit %d; 12 = wrong password, 11 = locked, 1 = refused "
+        elif rc != 0:
+            raise Fail("cannot open %s (restic exit %d; 12 = wrong password, 11 = locked, 1 = refused "
                        "credentials or the network): check RESTIC_REPOSITORY, RESTIC_PASSWORD and the credentials in %s"
-                       % (name, redact(env.get("RESTIC_REPOSITORY")), proc.returncode, env_file or self.cfg.env_file))
+                       % (where, rc, env_file))
 
     def batch(self, sql):
         """Send SQL to the psql session; its output up to the end-of-batch marker."""
@@ -778,7 +902,7 @@ class Backup:
         env = self.cfg.restic_env("offsite")
         log("off-site copy to %s" % redact(env.get("RESTIC_REPOSITORY")))
         self.open_repository(env, "off-site repository", self.cfg.offsite_env_file,
-                             ("init", "--copy-chunker-params"))
+                             ("init", "--copy-chunker-params"), source="offsite")
         proc = call(["restic", "copy", "--quiet", "--tag", "prodkit"], check=False, env=env, stdout=sys.stderr)
         if proc.returncode != 0:
             raise Fail("restic copy to the off-site repository %s failed (exit %d; see its messages above); nothing "

@@ -631,6 +631,53 @@ def test_failed_offsite_copy_fails_the_run_keeps_the_local_one_and_deletes_nothi
     assert re.search(r"(?m)^offsite last copy \S+Z FAILED, last success \S+Z", status.stdout)
 
 
+@pytest.mark.parametrize("error, problem", [
+    ("The AWS Access Key Id you provided does not exist in our records.", "the endpoint refuses the credentials"),
+    ("The request signature we calculated does not match the signature you provided.",
+     "the endpoint refuses the credentials"),
+    ("The specified bucket does not exist", "the bucket does not exist"),
+    ('Get "https://s3.example/b/?location=": dial tcp: connect: connection refused', "restic did not open it within 5 s"),
+])
+def test_offsite_repository_that_does_not_open_fails_the_run_in_bounded_time(host, error, problem):
+    """restic retries such errors for 15 minutes; the run ends at the first
+    one that says why (or after open_timeout), before the copy, and shows
+    no secret."""
+    env = offsite(host)
+    env.write_text("RESTIC_REPOSITORY='s3:https://s3.example/bucket/prodkit'\n"
+                   "AWS_ACCESS_KEY_ID='AKIAWRONGKEY'\nAWS_SECRET_ACCESS_KEY='wrong-secret'\n")
+    host.write_conf(offsite_env_file=env, open_timeout=5)
+    host.backup()
+    local, before = len(host.snapshots()), offsite_snapshots(host)
+    proc = host.run(FAKE_OFFSITE_CAT_RETRY="%s (key AKIAWRONGKEY, secret wrong-secret)" % error)
+    assert proc.returncode == 1
+    assert "prodkit-backup ok: run" in proc.stdout
+    assert "ERROR: cannot open the off-site repository s3:https://s3.example/bucket/prodkit: %s" % problem in proc.stderr
+    if "within" not in problem:
+        assert error in proc.stderr
+        # At the first such message, not after restic's retries.
+        assert proc.stderr.count("retrying after") == 1
+    if "bucket" not in problem:
+        assert "restic-offsite.env (backups_offsite_repository_env)" in proc.stderr
+    assert "AKIAWRONGKEY" not in proc.stderr + proc.stdout and "wrong-secret" not in proc.stderr + proc.stdout
+    assert "********" in proc.stderr
+    # Nothing copied, forgotten or pruned off-site; the local run is kept and recorded.
+    restic = host.calls("restic")
+    opened = max(i for i, c in enumerate(restic) if c[:2] == ["cat", "config"])
+    assert [c for c in restic[opened + 1:] if c[0] in ("init", "copy", "forget", "prune")] == []
+    assert offsite_snapshots(host) == before
+    assert len(host.snapshots()) > local
+    assert host.metrics_of()["prodkit_backup_success"] == "1"
+    assert host.metrics_of("prodkit-backup-offsite.prom")["prodkit_backup_offsite_success"] == "0"
+
+
+def test_open_timeout_defaults_and_is_checked(host):
+    conf = host.conf.read_text()
+    host.conf.write_text(conf + "open_timeout = soon\n")
+    proc = host.run()
+    assert proc.returncode == 1
+    assert "open_timeout = 'soon' is not a whole number" in proc.stderr
+
+
 def test_restore_and_drill_from_offsite_when_the_local_repository_is_lost(host):
     offsite(host)
     first = host.backup()
