@@ -17,8 +17,9 @@ description:
   - The one owner of a stack's release history under O(releases_dir). A release is a directory named
     C(<UTC time>-<app version>) that holds the compose file that ran (C(docker-compose.yml)) and C(release.json),
     with its C(id), C(project), C(app_version), C(deployed_at), the C(previous) release, the image ID behind every image
-    reference (C(images)) and the image reference of every service (C(services)). C(current) is a symbolic link to
-    the release that runs; C(history.log) has one line per deploy and rollback.
+    reference (C(images)), the image reference of every service (C(services)) and the SHA-256 of each configuration
+    the release ran with (C(config): the C(.env), the nginx configuration; see O(config_files)). C(current) is a
+    symbolic link to the release that runs; C(history.log) has one line per deploy and rollback.
   - O(action=record) writes a new release from the running images (their IDs are read with C(docker image inspect)),
     points C(current) at it, logs it and removes the oldest releases beyond O(keep).
   - O(action=current), O(action=previous) and O(action=list) only read.
@@ -26,6 +27,8 @@ description:
     docker CLI (C(docker tag)), as a rollback needs before C(docker compose up). It fails before it tags anything
     when one of the images is no longer on the host.
   - O(action=activate) points C(current) at release O(release) and logs a rollback line with O(reason).
+  - O(action=compare) only reads: it hashes O(config_files) now and compares each with what release O(release) (default
+    the current one) recorded, so that a rollback can say exactly which configuration it did not bring back.
 extends_documentation_fragment:
   - prodkit.stack.attributes
 attributes:
@@ -50,8 +53,9 @@ options:
       - V(current) returns the release C(current) points at; V(previous) the one recorded before it (C(previous) in its
         C(release.json)); V(list) every release, oldest first.
       - V(record) writes a new release; V(retag) and V(activate) act on release O(release).
+      - V(compare) compares O(config_files) as they are now with what release O(release) recorded.
     type: str
-    choices: [current, previous, list, record, retag, activate]
+    choices: [current, previous, list, record, retag, activate, compare]
     default: current
   release:
     description:
@@ -77,6 +81,16 @@ options:
   compose_file:
     description: The compose file kept in the new release as C(docker-compose.yml), with O(action=record).
     type: path
+  config_files:
+    description:
+      - The configuration a release runs with, by name (V(.env), V(nginx)) to a file or a directory on the host. With
+        O(action=record) the SHA-256 of each is kept in C(config) of the release; with O(action=compare) each is
+        compared with it.
+      - A directory's hash covers the relative path and the content of every regular file under it, in sorted order;
+        a path that does not exist is recorded as V(absent). Only hashes are kept, never the content (the C(.env)
+        holds secrets).
+    type: dict
+    default: {}
   keep:
     description: With O(action=record), how many releases are kept; the oldest beyond this are removed.
     type: int
@@ -151,6 +165,7 @@ release:
     previous: 20261121T090000Z-1.2
     images: {"registry.example.com/myproject/django:1.3": "sha256:6f1c..."}
     services: {django: "registry.example.com/myproject/django:1.3"}
+    config: {.env: "sha256:0be1...", nginx: "sha256:77ac..."}
 current:
   description: The ID of the release C(current) points at before the run; empty when there is none.
   returned: always
@@ -167,6 +182,23 @@ retagged:
   type: list
   elements: dict
   sample: [{ref: "registry.example.com/myproject/django:1.3", before: "sha256:9a0b...", after: "sha256:6f1c..."}]
+config:
+  description:
+    - For each of O(config_files), the hash recorded by release O(release) (V(null) when the release predates
+      configuration hashes), the hash now, and whether they are the same.
+  returned: when O(action=compare)
+  type: dict
+  sample: {.env: {recorded: "sha256:0be1...", now: "sha256:9f00...", same: false}, nginx: {recorded: "sha256:77ac...", now: "sha256:77ac...", same: true}}
+differs:
+  description: The names among O(config_files) whose hash now is not the one release O(release) recorded, sorted.
+  returned: when O(action=compare)
+  type: list
+  elements: str
+unrecorded:
+  description: The names among O(config_files) that release O(release) has no hash for (recorded before they were kept).
+  returned: when O(action=compare)
+  type: list
+  elements: str
 removed:
   description: The releases that O(action=record) removed, beyond O(keep).
   returned: when O(action=record)
@@ -176,6 +208,7 @@ removed:
 
 import datetime
 import fnmatch
+import hashlib
 import json
 import os
 import re
@@ -219,6 +252,28 @@ def check_id(release_id, option='release'):
         raise ReleaseError('%s must be a release ID (a directory name under the releases directory, such as '
                            '20261128T101500Z-1.3), got %r' % (option, release_id))
     return release_id
+
+
+def config_hash(path):
+    """'sha256:<hex>' of a file, or of a directory tree (each regular file's relative path and content, sorted);
+    'absent' when the path does not exist."""
+    if not os.path.lexists(path):
+        return 'absent'
+    digest = hashlib.sha256()
+    if os.path.isdir(path):
+        files = []
+        for root, dirs, names in os.walk(path):
+            dirs.sort()
+            files.extend(os.path.join(root, name) for name in names)
+        for name in sorted(files):
+            if os.path.isfile(name) and not os.path.islink(name):
+                digest.update(('%s\0' % os.path.relpath(name, path)).encode('utf-8'))
+                digest.update(hashlib.sha256(open(name, 'rb').read()).hexdigest().encode('ascii') + b'\n')
+    else:
+        with open(path, 'rb') as handle:
+            for chunk in iter(lambda: handle.read(65536), b''):
+                digest.update(chunk)
+    return 'sha256:' + digest.hexdigest()
 
 
 def releases_to_remove(names, keep):
@@ -338,6 +393,8 @@ class Releases(object):
             raise ReleaseError('the images %s of release %s are not on the host' % (', '.join(missing), release_id))
         release = dict(id=release_id, project=p['project'], app_version=p['app_version'], deployed_at=now.isoformat(),
                        previous=previous, images=ids, services=dict((k, str(v)) for k, v in p['services'].items()))
+        if p['config_files']:
+            release['config'] = dict((name, config_hash(path)) for name, path in p['config_files'].items())
         target = os.path.join(self.dir, release_id)
         if os.path.lexists(target):
             raise ReleaseError('release %s already exists in %s' % (release_id, self.dir))
@@ -397,6 +454,20 @@ class Releases(object):
         self.log('%s rollback %s (%s)' % (self.now().isoformat(), release_id, truncate_reason(self.p['reason'])))
         return dict(changed=True, release=release)
 
+    def compare(self):
+        release_id = check_id(self.p['release']) if self.p['release'] else self.current_id()
+        if not release_id:
+            raise ReleaseError('there is no current release to compare with, and no release was given')
+        release = self.read(release_id)
+        recorded = release.get('config') or {}
+        config = {}
+        for name, path in sorted(self.p['config_files'].items()):
+            now = config_hash(path)
+            config[name] = dict(recorded=recorded.get(name), now=now, same=recorded.get(name) == now)
+        return dict(release=release, config=config,
+                    differs=sorted(n for n, c in config.items() if c['recorded'] is not None and not c['same']),
+                    unrecorded=sorted(n for n, c in config.items() if c['recorded'] is None))
+
     def run(self):
         action = self.p['action']
         result = dict(changed=False, current=self.current_id())
@@ -404,6 +475,8 @@ class Releases(object):
             result['release'] = self.current()
         elif action == 'previous':
             result['release'] = self.previous()
+        elif action == 'compare':
+            result.update(self.compare())
         elif action == 'list':
             result['releases'] = self.list()
             result['release'] = self.current()
@@ -420,13 +493,15 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             releases_dir=dict(type='path', required=True),
-            action=dict(type='str', default='current', choices=['current', 'previous', 'list', 'record', 'retag', 'activate']),
+            action=dict(type='str', default='current',
+                        choices=['current', 'previous', 'list', 'record', 'retag', 'activate', 'compare']),
             release=dict(type='str'),
             project=dict(type='str'),
             app_version=dict(type='str'),
             services=dict(type='dict'),
             previous=dict(type='str'),
             compose_file=dict(type='path'),
+            config_files=dict(type='dict', default={}),
             keep=dict(type='int', default=10),
             reason=dict(type='str', default='on demand'),
             owner=dict(type='str'),
@@ -454,7 +529,7 @@ def main():
 
 
 VERBS = dict(current='reading the current', previous='reading the previous', list='listing the', record='recording a',
-             retag='retagging the', activate='activating the')
+             retag='retagging the', activate='activating the', compare='comparing the configuration with the')
 
 
 if __name__ == '__main__':

@@ -358,3 +358,68 @@ def test_releases_to_remove_ignores_other_entries():
     names = ['current', 'history.log', '20261101T000000Z-1.0', '20261102T000000Z-1.1', '.current.12']
     assert cr.releases_to_remove(names, 1) == ['20261101T000000Z-1.0']
     assert cr.releases_to_remove(names, 5) == []
+
+
+def test_record_keeps_the_hash_of_each_configuration_never_its_content(capsys, releases, docker, tmp_path):
+    env = tmp_path / '.env'
+    env.write_text('POSTGRES_PASSWORD=s3cret-value\n')
+    conf = tmp_path / 'conf.d'
+    (conf / 'sub').mkdir(parents=True)
+    (conf / 'site.conf').write_text('server {}\n')
+    (conf / 'sub' / 'extra.conf').write_text('# extra\n')
+    result = run(capsys, releases_dir=str(releases), action='record', project='p', app_version='1.0', services=SERVICES,
+                 docker_cli=docker.cli, release='20261101T000000Z-1.0',
+                 config_files={'.env': str(env), 'nginx': str(conf), 'gone': str(tmp_path / 'nothing')})
+    assert result['rc'] == 0
+    config = result['release']['config']
+    assert config['.env'] == cr.config_hash(str(env)) and config['.env'].startswith('sha256:')
+    assert config['nginx'] == cr.config_hash(str(conf)) and config['nginx'] != config['.env']
+    assert config['gone'] == 'absent'
+    assert 's3cret-value' not in (releases / '20261101T000000Z-1.0' / 'release.json').read_text()
+
+
+def test_config_hash_of_a_directory_sees_a_renamed_or_changed_file(tmp_path):
+    conf = tmp_path / 'conf.d'
+    conf.mkdir()
+    (conf / 'a.conf').write_text('x\n')
+    first = cr.config_hash(str(conf))
+    (conf / 'a.conf').rename(conf / 'b.conf')
+    renamed = cr.config_hash(str(conf))
+    (conf / 'b.conf').write_text('y\n')
+    changed = cr.config_hash(str(conf))
+    assert len({first, renamed, changed}) == 3
+    (conf / 'b.conf').write_text('x\n')
+    (conf / 'b.conf').rename(conf / 'a.conf')
+    assert cr.config_hash(str(conf)) == first
+
+
+def test_compare_names_what_differs_and_what_the_release_never_recorded(capsys, releases, docker, tmp_path):
+    env = tmp_path / '.env'
+    env.write_text('A=1\n')
+    conf = tmp_path / 'conf.d'
+    conf.mkdir()
+    (conf / 'site.conf').write_text('server {}\n')
+    files = {'.env': str(env), 'nginx': str(conf)}
+    run(capsys, releases_dir=str(releases), action='record', project='p', app_version='1.0', services=SERVICES,
+        docker_cli=docker.cli, release='20261101T000000Z-1.0', config_files=files)
+    make_release(releases, '20261001T000000Z-0.9')
+
+    same = run(capsys, releases_dir=str(releases), action='compare', config_files=files)
+    assert same['rc'] == 0 and same['changed'] is False
+    assert same['differs'] == [] and same['unrecorded'] == [] and same['config']['.env']['same'] is True
+
+    env.write_text('A=2\n')
+    differs = run(capsys, releases_dir=str(releases), action='compare', release='20261101T000000Z-1.0',
+                  config_files=files)
+    assert differs['differs'] == ['.env']
+    assert differs['config']['.env']['recorded'] != differs['config']['.env']['now']
+    assert differs['config']['nginx']['same'] is True
+
+    old = run(capsys, releases_dir=str(releases), action='compare', release='20261001T000000Z-0.9', config_files=files)
+    assert old['differs'] == [] and old['unrecorded'] == ['.env', 'nginx']
+    assert old['config']['nginx'] == {'recorded': None, 'now': cr.config_hash(str(conf)), 'same': False}
+
+
+def test_compare_without_any_release_is_an_error(capsys, releases):
+    result = run(capsys, releases_dir=str(releases), action='compare', config_files={'.env': '/nonexistent'})
+    assert result['rc'] == 1 and 'no current release to compare with' in result['msg']
