@@ -389,6 +389,40 @@ def secret_values(cfg, source="local"):
                   key=len, reverse=True)
 
 
+def open_bounded(cfg, env, source="local", name="restic repository", env_file=None):
+    """Open a repository in bounded time (probe_repository); fail with what to
+    fix when the endpoint refuses the credentials, lacks the bucket or does
+    not answer within open_timeout. restic's exit status otherwise."""
+    env_file = env_file or (cfg.offsite_env_file if source == "offsite" else cfg.env_file)
+    where = "the %s %s" % (name, redact(env.get("RESTIC_REPOSITORY")))
+    variable = "backups_offsite_repository_env" if source == "offsite" else "backups_repository_env"
+    started = time.monotonic()
+    rc, problem, error = probe_repository(env, cfg.open_timeout, secret_values(cfg, source))
+    if problem == "refused":
+        raise Fail("cannot open %s: the endpoint refuses the credentials (%s) after %d s: check the keys in %s "
+                   "(%s) and the endpoint in the repository URL; nothing was written or deleted there"
+                   % (where, error, time.monotonic() - started, env_file, variable))
+    if problem == "no bucket":
+        raise Fail("cannot open %s: the bucket does not exist (%s): create it (restic creates the repository "
+                   "in it, not the bucket) or fix the repository URL" % (where, error))
+    if problem == "timeout":
+        raise Fail("cannot open %s: restic did not open it within %d s (backups_open_timeout; its messages are "
+                   "above): check the network, the endpoint and the credentials in %s (%s); nothing was written "
+                   "or deleted there" % (where, cfg.open_timeout, env_file, variable))
+    return rc
+
+
+def open_to_read(cfg, env, source):
+    """restore and drill: the repository opens, in bounded time, before
+    anything is stopped or read; never created."""
+    name = "off-site repository" if source == "offsite" else "restic repository"
+    rc = open_bounded(cfg, env, source, name)
+    if rc != 0:
+        raise Fail("cannot open the %s %s (restic exit %d; 10 = no repository there, 12 = wrong password, "
+                   "11 = locked, 1 = refused credentials or the network): nothing was stopped or restored"
+                   % (name, redact(env.get("RESTIC_REPOSITORY")), rc))
+
+
 def mask(text, hidden):
     for value in hidden:
         text = text.replace(value, "********")
@@ -729,20 +763,7 @@ class Backup:
         env = self.env if env is None else env
         env_file = env_file or self.cfg.env_file
         where = "the %s %s" % (name, redact(env.get("RESTIC_REPOSITORY")))
-        variable = "backups_offsite_repository_env" if source == "offsite" else "backups_repository_env"
-        started = time.monotonic()
-        rc, problem, error = probe_repository(env, self.cfg.open_timeout, secret_values(self.cfg, source))
-        if problem == "refused":
-            raise Fail("cannot open %s: the endpoint refuses the credentials (%s) after %d s: check the keys in %s "
-                       "(%s) and the endpoint in the repository URL; nothing was written or deleted there"
-                       % (where, error, time.monotonic() - started, env_file, variable))
-        if problem == "no bucket":
-            raise Fail("cannot open %s: the bucket does not exist (%s): create it (restic creates the repository "
-                       "in it, not the bucket) or fix the repository URL" % (where, error))
-        if problem == "timeout":
-            raise Fail("cannot open %s: restic did not open it within %d s (backups_open_timeout; its messages are "
-                       "above): check the network, the endpoint and the credentials in %s (%s); nothing was written "
-                       "or deleted there" % (where, self.cfg.open_timeout, env_file, variable))
+        rc = open_bounded(self.cfg, env, source, name, env_file)
         if rc == 10:
             # Exit 10 = "repository does not exist" (restic >= 0.17): the only
             # case in which a repository is created. A wrong password (12), a
@@ -1426,6 +1447,7 @@ def cmd_restore(argv):
     env = cfg.restic_env(source)
     if source == "offsite":
         log("restoring from the off-site repository %s" % redact(env.get("RESTIC_REPOSITORY")))
+    open_to_read(cfg, env, source)
     restore = Restore(cfg, env, parts)
 
     def finish(rc):
@@ -1591,7 +1613,12 @@ def cmd_drill(argv):
         raise Fail("a backup or restore still holds %s after %ds: retry when it has finished" % (cfg.lock_file, wait))
     env = cfg.restic_env(source)
     drill = Drill(cfg, env)
-    return guarded(lambda: drill.run(want), drill.cleanup)
+
+    def run():
+        open_to_read(cfg, env, source)
+        return drill.run(want)
+
+    return guarded(run, drill.cleanup)
 
 
 # --- status --------------------------------------------------------------------

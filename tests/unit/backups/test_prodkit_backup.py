@@ -545,8 +545,9 @@ def test_drill_of_a_dump_that_does_not_restore(host):
 def test_drill_without_backups(host):
     proc = host.run(name="prodkit-backup-drill", )
     assert proc.returncode == 1
-    # No repository yet: restic snapshots fails (10).
-    assert "cannot list the snapshots" in proc.stderr
+    # No repository yet: opening it fails (10), and the drill never creates one.
+    assert "cannot open the restic repository" in proc.stderr and "10 = no repository there" in proc.stderr
+    assert ["init"] not in [c[:1] for c in host.calls("restic")]
     host.run()  # creates the repository
     (host.state / "repo.json").write_text('{"snapshots": []}')
     proc = host.run(name="prodkit-backup-drill")
@@ -792,3 +793,28 @@ def load_program():
     module = importlib.util.module_from_spec(importlib.util.spec_from_loader("prodkit_backup_under_test", loader))
     loader.exec_module(module)
     return module
+
+
+@pytest.mark.parametrize("name, args", [
+    ("prodkit-restore", ["--yes", "--what", "both", "--from", "offsite"]),
+    ("prodkit-backup-drill", ["--from", "offsite"]),
+])
+def test_restore_and_drill_from_an_offsite_repository_that_refuses_the_key_stop_before_anything(host, name, args):
+    """The same bounded open as the backup: a refused key ends restore and
+    drill at restic's first such message, before a service is stopped or a
+    snapshot read, with no secret shown."""
+    env = offsite(host)
+    host.backup()
+    env.write_text("RESTIC_REPOSITORY='s3:https://s3.example/bucket/prodkit'\n"
+                   "AWS_ACCESS_KEY_ID='AKIAWRONGKEY'\nAWS_SECRET_ACCESS_KEY='wrong-secret'\n")
+    host.write_conf(offsite_env_file=env, open_timeout=5)
+    restic_before, docker_before = len(host.calls("restic")), len(host.calls("docker"))
+    proc = host.run(*args, name=name,
+                    FAKE_OFFSITE_CAT_RETRY="The AWS Access Key Id you provided does not exist in our records.")
+    assert proc.returncode == 1
+    assert ("ERROR: cannot open the off-site repository s3:https://s3.example/bucket/prodkit: the endpoint refuses "
+            "the credentials") in proc.stderr
+    assert proc.stderr.count("retrying after") == 1
+    assert "AKIAWRONGKEY" not in proc.stderr + proc.stdout and "wrong-secret" not in proc.stderr + proc.stdout
+    assert [c[:2] for c in host.calls("restic")[restic_before:]] == [["cat", "config"]]
+    assert [c for c in host.calls("docker")[docker_before:] if c[:1] in (["stop"], ["compose"], ["run"])] == []
