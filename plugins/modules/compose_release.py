@@ -18,7 +18,7 @@ description:
     C(<UTC time>-<app version>) that holds the compose file that ran (C(docker-compose.yml)) and C(release.json),
     with its C(id), C(project), C(app_version), C(deployed_at), the C(previous) release, the image ID behind every image
     reference (C(images)), the image reference of every service (C(services)) and the SHA-256 of each configuration
-    the release ran with (C(config): the C(.env), the nginx configuration; see O(config_files)). C(current) is a
+    the release ran with (C(config), for the C(.env) and the nginx configuration, see O(config_files)). C(current) is a
     symbolic link to the release that runs; C(history.log) has one line per deploy and rollback.
   - O(action=record) writes a new release from the running images (their IDs are read with C(docker image inspect)),
     points C(current) at it, logs it and removes the oldest releases beyond O(keep).
@@ -27,7 +27,7 @@ description:
     docker CLI (C(docker tag)), as a rollback needs before C(docker compose up). It fails before it tags anything
     when one of the images is no longer on the host.
   - O(action=activate) points C(current) at release O(release) and logs a rollback line with O(reason).
-  - O(action=compare) only reads: it hashes O(config_files) now and compares each with what release O(release) (default
+  - O(action=compare) only reads; it hashes O(config_files) now and compares each with what release O(release) (default
     the current one) recorded, so that a rollback can say exactly which configuration it did not bring back.
 extends_documentation_fragment:
   - prodkit.stack.attributes

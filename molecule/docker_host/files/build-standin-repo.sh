@@ -130,7 +130,7 @@ sign() { # GNUPGHOME DIR: InRelease and Release.gpg for DIR/dists/SUITE/Release
   GNUPGHOME=$1 gpg --batch --yes --armor --detach-sign -o "$dists/Release.gpg" "$dists/Release"
 }
 newkey() { # GNUPGHOME USER-ID
-  rm -rf "$1" && mkdir -p -m 0700 "$1"
+  rm -rf "$1" && mkdir -p "$(dirname "$1")" && mkdir -m 0700 "$1"
   GNUPGHOME=$1 gpg --batch --passphrase '' --quick-gen-key "$2" ed25519 sign 1d 2>/dev/null
 }
 keys=$root.gnupg
