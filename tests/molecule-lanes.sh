@@ -53,6 +53,7 @@ failed=0
 # the end of `make test`: CI keeps only the tail of a run's output.
 failures=$logs/molecule-failures
 : >"$failures"
+: >"$failures.short"
 awk '{print $1, $2}' "$results" >"$times"
 while read -r s took rc; do
   if [ "$rc" -ne 0 ]; then
@@ -68,6 +69,16 @@ while read -r s took rc; do
         grep -v -E '^[^a-z]*\*+[^a-z]*$'
       grep -a -E 'Executed: Failed|CRITICAL' "$logs/molecule-$s.log" | sed 's/\x1b\[[0-9;]*m//g' | head -n 3
     } >>"$failures"
+    # Three lines per scenario for the very end of `make test`: the task's
+    # origin and the first 400 characters of its error.
+    sed 's/\x1b\[[0-9;]*m//g' "$logs/molecule-$s.log" | awk -v s="$s" '
+      /^\[ERROR\]: Task failed/ { err = $0; origin = "" }
+      /^Origin: / && err != "" && origin == "" { origin = $0 }
+      /^[^a-z]*(fatal|failed): \[/ { if (err == "") err = $0; last_err = err; last_origin = origin; err = "" }
+      END {
+        if (last_err == "") { printf "%s: no failed task in the log (the failure is in molecule itself; see its log)\n", s; exit }
+        printf "%s: %s\n  %s\n", s, last_origin, substr(last_err, 1, 400)
+      }' >>"$failures.short"
   fi
 done <"$results"
 echo

@@ -30,5 +30,9 @@ if [ -s .testbed/logs/molecule-failures ] && [[ " ${stages[*]} " == *" molecule 
   printf '\n===== what failed in molecule =====\n'
   cat .testbed/logs/molecule-failures
 fi
+if [ -s .testbed/logs/molecule-failures.short ] && [[ " ${stages[*]} " == *" molecule "* ]]; then
+  printf '\n===== failed molecule tasks, in short =====\n'
+  cat .testbed/logs/molecule-failures.short
+fi
 echo "stages: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
