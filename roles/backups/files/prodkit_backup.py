@@ -160,8 +160,12 @@ MAINT_PSQL_SH = (
 )
 PG_RESTORE_SH = 'exec pg_restore --exit-on-error -U "${POSTGRES_USER:-postgres}" -d "$1"'
 PSQL_DB_SH = 'exec psql -X -q -A -t -v ON_ERROR_STOP=1 -U "${POSTGRES_USER:-postgres}" -d "$1"'
+# The password from the file REDIS_PASSWORD_FILE names (prodkit.stack's
+# definition), else from REDIS_PASSWORD in the container's environment.
 REDIS_CLI_SH = (
-    '[ -z "${REDIS_PASSWORD:-}" ] || export REDISCLI_AUTH="$REDIS_PASSWORD"; exec redis-cli --no-auth-warning "$@"'
+    'if [ -n "${REDIS_PASSWORD_FILE:-}" ]; then export REDISCLI_AUTH="$(cat "$REDIS_PASSWORD_FILE")";'
+    ' elif [ -n "${REDIS_PASSWORD:-}" ]; then export REDISCLI_AUTH="$REDIS_PASSWORD"; fi;'
+    ' exec redis-cli --no-auth-warning "$@"'
 )
 
 # The user tables whose data pg_dump stores: ordinary tables (partitions
@@ -563,8 +567,8 @@ def volume_path(volume):
 
 def redis_cli(cid, *args, stderr=None):
     """(exit code, output) of redis-cli in a container; the password, if any,
-    from the container's REDIS_PASSWORD through REDISCLI_AUTH (never on a
-    command line)."""
+    from the container's REDIS_PASSWORD_FILE or REDIS_PASSWORD through
+    REDISCLI_AUTH (never on a command line)."""
     proc = call(["docker", "exec", cid, "sh", "-c", REDIS_CLI_SH, "redis-cli", *args], check=False,
                 stdout=subprocess.PIPE, stderr=stderr, text=True)
     return proc.returncode, proc.stdout.rstrip("\n")
@@ -862,10 +866,12 @@ class Backup:
         cid = container_of(self.cfg, self.cfg.redis_service)
         rc, before = redis_cli(cid, "LASTSAVE")
         if rc != 0:
-            raise Fail("redis-cli LASTSAVE failed in service %s (password? REDIS_PASSWORD in its environment)"
+            raise Fail("redis-cli LASTSAVE failed in service %s (password? REDIS_PASSWORD_FILE or REDIS_PASSWORD in "
+                       "its environment)"
                        % self.cfg.redis_service)
         if not before.isdigit():
-            raise Fail("redis LASTSAVE answered '%s': is REDIS_PASSWORD set in the redis container's environment?"
+            raise Fail("redis LASTSAVE answered '%s': is REDIS_PASSWORD_FILE or REDIS_PASSWORD set in the redis "
+                       "container's environment?"
                        % before)
         # LASTSAVE has a resolution of one second: make sure ours can differ.
         if int(before) >= now():
@@ -1233,8 +1239,8 @@ class Restore:
         cid = container_of(cfg, cfg.redis_service, "prodkit-restore")
         target = {name: redis_config(cid, name) for name in REDIS_SETTINGS}
         if not target["dir"] or not target["dbfilename"]:
-            raise Fail("redis-cli CONFIG GET dir gave nothing in service %s: is REDIS_PASSWORD set in its "
-                       "environment?" % cfg.redis_service)
+            raise Fail("redis-cli CONFIG GET dir gave nothing in service %s: is REDIS_PASSWORD_FILE or "
+                       "REDIS_PASSWORD set in its environment?" % cfg.redis_service)
         version = re.search(r"(?m)^redis_version:([0-9]+)\.", redis_cli(cid, "INFO", "server")[1])
         if target["appendonly"] == "yes" and not (version and int(version.group(1)) >= 7):
             raise Fail("service %s runs Redis with appendonly before 7.0 (one AOF file): this restore writes a "
