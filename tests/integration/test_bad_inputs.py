@@ -58,6 +58,8 @@ CASES = {
     "monitoring-user-no-password": ("monitoring_ui_users", [{"name": "ops"}], "missing required arguments: password"),
     "monitoring-retention": ("monitoring_retention_time", "forever", "Prometheus durations"),
     "monitoring-heartbeat-url": ("monitoring_heartbeat_url", "hc-ping.com/abc", "http(s):// URL"),
+    "monitoring-external-probe-host": ("monitoring_external_probe_host", "nowhere",
+                                       "it must name another host of the inventory"),
     "monitoring-heartbeat-interval": ("monitoring_heartbeat_interval", "5s", "at least 10s"),
     "loadtest-route-no-path": ("loadtest_routes", [{"name": "home"}], "missing required arguments: path"),
     "loadtest-rate": ("loadtest_rate", 0, "loadtest_rate (-e rate=) must be more than 0"),
