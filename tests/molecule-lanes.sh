@@ -71,7 +71,7 @@ while read -r s took rc; do
     } >>"$failures"
     # Three lines per scenario for the very end of `make test`: the task's
     # origin and the first 400 characters of its error.
-    sed 's/\x1b\[[0-9;]*m//g' "$logs/molecule-$s.log" | awk -v s="$s" '
+    sed 's/\x1b\[[0-9;]*m//g; s/^ *│ //' "$logs/molecule-$s.log" | awk -v s="$s" '
       /^\[ERROR\]: Task failed/ { err = $0; origin = "" }
       /^Origin: / && err != "" && origin == "" { origin = $0 }
       /^[^a-z]*(fatal|failed): \[/ { if (err == "") err = $0; last_err = err; last_origin = origin; err = "" }
