@@ -12,8 +12,10 @@ import pytest
 from ansible_collections.prodkit.stack.plugins.modules.image_updates import classify
 
 REF = '127.0.0.1:5000/pk/django:1.0'
-OLD, NEW = 'sha256:' + '1' * 64, 'sha256:' + '2' * 64
-OLD_ID, NEW_ID = 'sha256:' + 'a' * 64, 'sha256:' + 'b' * 64
+OLD = 'sha256:' + '1' * 64
+NEW = 'sha256:' + '2' * 64
+OLD_ID = 'sha256:' + 'a' * 64
+NEW_ID = 'sha256:' + 'b' * 64
 DIGESTS = {OLD_ID: ['127.0.0.1:5000/pk/django@' + OLD], NEW_ID: ['127.0.0.1:5000/pk/django@' + NEW]}
 
 
