@@ -75,7 +75,6 @@ options:
         description: Password or access token.
         type: str
         required: true
-        no_log: true
   docker_config:
     description:
       - Docker's client configuration, read (never written) for the logins C(docker login) stored in its C(auths).
@@ -148,13 +147,14 @@ summary:
 import json
 import os
 import traceback
+from urllib.error import HTTPError, URLError
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.prodkit.stack.plugins.module_utils._registry import (
     NotFound, RegistryClient, RegistryError, parse_reference, repo_digests_for)
+
 
 def classify(image, source, running_ids, repo_digests, local_id, local_digests, registry):
     """The status of one reference (a pure function).
@@ -266,7 +266,7 @@ class ImageUpdates(object):
         return config.get('InsecureRegistryCIDRs') or [], names
 
     def docker_config(self):
-        path = os.path.expanduser(self.params['docker_config'])
+        path = self.params['docker_config']
         if not os.path.isfile(path):
             return {}
         try:
