@@ -17,7 +17,7 @@ scenarios=("$@")
 # Without a times file (a fresh clone, as in CI): the order measured on
 # 2026-11-29, longest first, so that no long scenario starts last.
 if [ ! -s "$times" ]; then
-  printf '%s\n' default zero_downtime compose_stack nginx_certbot backups firewall docker_host security_baseline modules testbed \
+  printf '%s\n' default zero_downtime compose_stack nginx_certbot backups firewall update docker_host security_baseline modules testbed \
     | awk '{print $1, 1000 - NR}' >"$times"
 fi
 if [ -s "$times" ]; then
