@@ -29,3 +29,30 @@ attributes:
     support: full
     platforms: posix
 '''
+
+    # Modules that only read: prodkit.stack.attributes.read_only, beside
+    # prodkit.stack.attributes.
+    READ_ONLY = r'''
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads; it runs the same way in check mode.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details: It never changes the host.
+'''
+
+    # Modules that run the Docker CLI on the target:
+    # prodkit.stack.attributes.docker_cli.
+    DOCKER_CLI = r'''
+options:
+  docker_cli:
+    description: The C(docker) command.
+    type: path
+    default: docker
+requirements:
+  - The Docker CLI on the target.
+'''

@@ -21,6 +21,7 @@ description:
   - After loading it checks that every reference now has the image ID the archive declared.
 extends_documentation_fragment:
   - prodkit.stack.attributes
+  - prodkit.stack.attributes.docker_cli
 attributes:
   check_mode:
     support: full
@@ -36,12 +37,6 @@ options:
     type: list
     elements: path
     required: true
-  docker_cli:
-    description: The C(docker) command.
-    type: path
-    default: docker
-requirements:
-  - The Docker CLI on the target.
 seealso:
   - module: community.docker.docker_image_load
   - module: prodkit.stack.compose_plan

@@ -26,15 +26,8 @@ description:
     V(up_to_date).
 extends_documentation_fragment:
   - prodkit.stack.attributes
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads; it runs the same way in check mode.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
-    details: It never changes the host.
+  - prodkit.stack.attributes.docker_cli
+  - prodkit.stack.attributes.read_only
 options:
   project:
     description: The Compose project whose running containers tell which image each reference runs.
@@ -85,12 +78,6 @@ options:
     description: Seconds to wait for each answer of a registry.
     type: int
     default: 15
-  docker_cli:
-    description: The C(docker) command.
-    type: path
-    default: docker
-requirements:
-  - The Docker CLI on the target.
 seealso:
   - module: prodkit.stack.compose_plan
   - module: community.docker.docker_image_info

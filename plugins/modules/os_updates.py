@@ -27,15 +27,7 @@ description:
   - Only reads; it never refreshes the package lists, installs, restarts or reboots.
 extends_documentation_fragment:
   - prodkit.stack.attributes
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads; it runs the same way in check mode.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
-    details: It never changes the host.
+  - prodkit.stack.attributes.read_only
 options:
   upgrade:
     description:

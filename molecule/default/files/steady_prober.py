@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Steady HTTPS requests to one URL until a stop file appears.
 
 Each request opens a new connection (as a new visitor does), so a reload of
